@@ -15,6 +15,7 @@ import sys
 import warnings
 
 from pipeline.config import ConfigError, load_config
+from pipeline.dataflow_checks import DataflowOptionsError, check_dataflow_options
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -55,9 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--config", required=True, help="the YAML feature config")
     run.add_argument("--input", help="input file pattern; overrides input.pattern")
     run.add_argument("--output", help="output directory; overrides output.dir")
-    run.add_argument("--transform-fn", metavar="DIR",
+    # The underscore spellings are how a Flex Template passes its parameters.
+    run.add_argument("--transform-fn", "--transform_fn", metavar="DIR", dest="transform_fn",
                      help="transform-only: apply the graph an earlier run exported to DIR")
-    run.add_argument("--on-invalid", choices=("fail", "quarantine"), default="fail",
+    run.add_argument("--on-invalid", "--on_invalid", choices=("fail", "quarantine"),
+                     default="fail", dest="on_invalid",
                      help="stop at the first invalid row (default) or move it to invalid/")
     run.add_argument("--overwrite", action="store_true",
                      help="replace a non-empty output directory")
@@ -147,6 +150,13 @@ def _describe(feature) -> str:
 def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
     config = load_config(args.config).with_overrides(input_pattern=args.input,
                                                      output_dir=args.output)
+    try:
+        check_dataflow_options(beam_args, input_pattern=config.input_pattern,
+                               output_dir=config.output_dir,
+                               transform_fn_dir=args.transform_fn)
+    except DataflowOptionsError as error:
+        print(f"featurecross: {error}", file=sys.stderr)
+        return EXIT_USAGE
     quiet_libraries()
     from pipeline.rows import InvalidInputError, UnreadableFileError
     from pipeline.runner import JobError, run_job
@@ -175,7 +185,7 @@ def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
     print(f"  rows quarantined: {summary.rows_quarantined:,}")
     print(f"  output:           {summary.output_dir}/ (data/, transform_fn/, "
           "transformed_metadata/, serving/, manifest.json"
-          + (", invalid/)" if args.on_invalid == "quarantine" else ")"))
+          + (", invalid/" if args.on_invalid == "quarantine" else "") + ", _SUCCESS)")
     return EXIT_OK
 
 
@@ -194,7 +204,13 @@ def _find_error(error: BaseException, kind: type) -> str | None:
 
 def _verify(args: argparse.Namespace, _beam_args: list[str]) -> int:
     quiet_libraries()
+    from pipeline.publish import PublishError, require_complete
     from pipeline.verify import verify_output
+    try:
+        require_complete(args.output_dir, "verify")
+    except PublishError as error:
+        print(f"featurecross: {error}", file=sys.stderr)
+        return EXIT_FAILED
     report = verify_output(args.output_dir, args.input, rows=args.rows)
     print(report.text())
     return EXIT_OK if report.ok else EXIT_FAILED

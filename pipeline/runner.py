@@ -1,8 +1,9 @@
 """Runs the batch job end to end and publishes its output directory.
 
-Everything is written into a staging directory next to OUT; only when the
-pipeline succeeded and the serving model and manifest are written is the
-staging directory moved into place, so OUT is either complete or absent.
+Everything is written into the publication's work directory (a staging
+directory on a local disk, OUT itself on an object store); only when the
+pipeline succeeded and the serving model and manifest are written is the run
+committed, `_SUCCESS` last (see pipeline/publish.py).
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-import uuid
 
 import tensorflow as tf
 from apache_beam.metrics.metric import MetricsFilter
@@ -20,6 +20,7 @@ from pipeline.boundaries import bucket_boundaries
 from pipeline.builder import build_pipeline
 from pipeline.config import Config
 from pipeline.manifest import write_manifest
+from pipeline.publish import TEMP_DIR_NAME, Publication, PublishError, require_complete
 from pipeline.serving import export_serving_model
 from pipeline.stats import read_feature_stats
 from pipeline.steps import COUNTER_NAMESPACE
@@ -48,42 +49,49 @@ class RunSummary:
 def run_job(config: Config, beam_args: list[str], *, transform_fn_dir: str | None = None,
             quarantine: bool = False, overwrite: bool = False) -> RunSummary:
     started = time.monotonic()
-    output_dir = config.output_dir.rstrip("/")
     _check_input(config.input_pattern)
-    _check_output(output_dir, overwrite)
-    staging = f"{output_dir}.tmp-{uuid.uuid4().hex[:8]}"
+    if not config.output_dir:
+        raise JobError("no output directory: set output.dir in the config or pass --output")
+    if transform_fn_dir:
+        _check_frozen_run(transform_fn_dir)
+    publication = Publication(config.output_dir, overwrite=overwrite)
+    try:
+        publication.begin()
+    except PublishError as error:
+        raise JobError(str(error)) from None
+    work_dir = publication.work_dir
     try:
         if transform_fn_dir:
-            _copy_transform_fn(transform_fn_dir, staging)
-            check_transform_output(config, staging)
+            _copy_transform_fn(transform_fn_dir, work_dir)
+            check_transform_output(config, work_dir)
             check_frozen_features(config, transform_fn_dir)
         options = PipelineOptions(beam_args)
-        pipeline = build_pipeline(config, options, output_dir=staging,
-                                  temp_dir=_temp_dir(options, staging),
+        pipeline = build_pipeline(config, options, output_dir=work_dir,
+                                  temp_dir=_temp_dir(options, work_dir),
                                   quarantine=quarantine, analyze=transform_fn_dir is None)
         result = pipeline.run()
         result.wait_until_finish()
         pipeline_seconds = time.monotonic() - started
         counts = _counters(result)
-        export_serving_model(config, staging, os.path.join(staging, "serving"))
-        summary = RunSummary(output_dir, counts.get("rows_read", 0),
+        export_serving_model(config, work_dir, os.path.join(work_dir, "serving"))
+        summary = RunSummary(publication.output_dir, counts.get("rows_read", 0),
                              counts.get("rows_written", 0), counts.get("rows_quarantined", 0),
                              time.monotonic() - started)
         if summary.rows_read != summary.rows_written + summary.rows_quarantined:
             raise JobError(f"row counts do not reconcile: {summary.rows_read} read, "
                            f"{summary.rows_written} written, {summary.rows_quarantined} "
                            "quarantined")
-        write_manifest(staging, config, summary, transform_fn_dir=transform_fn_dir,
-                       boundaries=bucket_boundaries(config, staging),
-                       stats=read_feature_stats(staging),
+        write_manifest(work_dir, config, summary, transform_fn_dir=transform_fn_dir,
+                       boundaries=bucket_boundaries(config, work_dir),
+                       stats=read_feature_stats(work_dir),
                        timings={"pipeline": pipeline_seconds,
                                 "serving_export_and_manifest":
                                     time.monotonic() - started - pipeline_seconds})
-        _publish(staging, output_dir)
+        publication.commit()
         return summary
-    finally:
-        if tf.io.gfile.exists(staging):
-            tf.io.gfile.rmtree(staging)
+    except BaseException:
+        publication.abort()
+        raise
 
 
 def _check_input(pattern: str | None) -> None:
@@ -94,19 +102,17 @@ def _check_input(pattern: str | None) -> None:
         raise JobError(f"no files match the input pattern {pattern!r}")
 
 
-def _check_output(output_dir: str, overwrite: bool) -> None:
-    if not output_dir:
-        raise JobError("no output directory: set output.dir in the config or pass --output")
-    if (tf.io.gfile.exists(output_dir) and tf.io.gfile.listdir(output_dir)
-            and not overwrite):
-        raise JobError(f"the output directory {output_dir} is not empty; pass --overwrite "
-                       "to replace it")
+def _check_frozen_run(run_dir: str) -> None:
+    try:
+        require_complete(run_dir, "--transform-fn")
+    except PublishError as error:
+        raise JobError(str(error)) from None
 
 
 def _temp_dir(options: PipelineOptions, staging: str) -> str:
     from apache_beam.options.pipeline_options import GoogleCloudOptions
     temp_location = options.view_as(GoogleCloudOptions).temp_location
-    return os.path.join(temp_location or staging, "tft_tmp")
+    return os.path.join(temp_location or staging, TEMP_DIR_NAME)
 
 
 def _copy_transform_fn(source_dir: str, staging: str) -> None:
@@ -131,12 +137,3 @@ def _counters(result) -> dict[str, int]:
         value = counter.committed if counter.committed is not None else counter.attempted
         counts[counter.key.metric.name] = counts.get(counter.key.metric.name, 0) + value
     return counts
-
-
-def _publish(staging: str, output_dir: str) -> None:
-    tmp = os.path.join(staging, "tft_tmp")
-    if tf.io.gfile.exists(tmp):
-        tf.io.gfile.rmtree(tmp)
-    if tf.io.gfile.exists(output_dir):
-        tf.io.gfile.rmtree(output_dir)
-    tf.io.gfile.rename(staging, output_dir)
