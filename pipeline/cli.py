@@ -127,10 +127,20 @@ def _validate(args: argparse.Namespace, _beam_args: list[str]) -> int:
     return EXIT_OK
 
 
+def _describe_hash_key(feature) -> str:
+    """The key TF's kernel gets, as the int64 to pass TF and its 64 bits."""
+    applied = feature.applied_hash_key
+    text = f"hash_key {applied:#x}" if applied >= 0 else \
+        f"hash_key {applied} = {applied & (2**64 - 1):#x}"
+    if feature.hash_key != applied:
+        text += f", given as {feature.hash_key}"
+    return text
+
+
 def _describe(feature) -> str:
     inputs = " x ".join(feature.inputs)
     if feature.kind == "cross":
-        text = f"cross {inputs} -> {feature.num_bins} bins (hash_key {feature.hash_key:#x})"
+        text = f"cross {inputs} -> {feature.num_bins} bins ({_describe_hash_key(feature)})"
     elif feature.kind == "hash":
         text = f"hash {inputs} -> {feature.num_bins} bins" + (
             f" (salt {list(feature.salt)})" if feature.salt else "")

@@ -16,6 +16,8 @@ import yaml
 DEFAULT_HASH_KEY = 0xDECAFCAFFE  # tf.sparse.cross_hashed's default key
 MAX_DENSE_WIDTH = 4096
 MAX_INT64 = 2**63 - 1  # TF int attrs (hash_key, salt) are int64
+MIN_INT64 = -2**63
+MAX_UINT64 = 2**64 - 1  # a hash_key may also be spelled as its unsigned 64 bits
 INPUT_FORMATS = ("parquet", "tfrecord")
 OUTPUT_FORMATS = ("tfrecord", "parquet")
 COLUMN_TYPES = ("string", "int", "float")
@@ -75,6 +77,17 @@ class Feature:
     @property
     def is_categorical(self) -> bool:
         return self.kind in ("cross", "hash", "bucketize")
+
+    @property
+    def applied_hash_key(self) -> int:
+        """The int64 key TF's cross kernel gets for this config's `hash_key`.
+
+        As in TF's Python API, 0 means the default key; a key from 2**63 up is
+        the unsigned spelling of 64 bits TF takes as the negative int64 with
+        the same bits (README "What each transform means").
+        """
+        key = self.hash_key or DEFAULT_HASH_KEY
+        return key - 2**64 if key > MAX_INT64 else key
 
     @property
     def width(self) -> int | None:
@@ -186,6 +199,16 @@ class _Parser:
                              allowed=f"integers <= {maximum}")
         return value
 
+    def hash_key(self, value: Any, key: str) -> int:
+        """Any 64-bit value, signed or unsigned: what TF's cross kernel can be keyed with."""
+        allowed = (f"integers from {MIN_INT64} to {MAX_UINT64}: 0 is TF's default key "
+                   f"{DEFAULT_HASH_KEY:#x}, a negative key is its 64-bit two's complement")
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(key, "must be an integer.", value, allowed=allowed)
+        if not MIN_INT64 <= value <= MAX_UINT64:
+            raise self.error(key, "must fit in 64 bits.", value, allowed=allowed)
+        return value
+
     def boolean(self, value: Any, key: str) -> bool:
         if not isinstance(value, bool):
             raise self.error(key, "must be true or false.", value)
@@ -282,8 +305,8 @@ class _Parser:
             values["num_bins"] = self.integer(spec["num_bins"], f"{key}.num_bins", minimum=2,
                                               maximum=MAX_INT64)
         if kind == "cross":
-            values["hash_key"] = self.integer(spec.get("hash_key", DEFAULT_HASH_KEY),
-                                              f"{key}.hash_key", minimum=1, maximum=MAX_INT64)
+            values["hash_key"] = self.hash_key(spec.get("hash_key", DEFAULT_HASH_KEY),
+                                               f"{key}.hash_key")
         if kind == "hash" and spec.get("salt") is not None:
             values["salt"] = self.parse_salt(spec["salt"], f"{key}.salt")
         if kind == "bucketize":

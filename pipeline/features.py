@@ -23,16 +23,43 @@ Tensor = Union[tf.Tensor, tf.SparseTensor]
 
 
 def cross_ids(inputs: list[Tensor], *, num_bins: int, hash_key: int) -> Tensor:
-    """`tf.sparse.cross_hashed` over the inputs, as Keras `HashedCrossing` does.
+    """`tf.sparse.cross_hashed` over the inputs, hashed in the order given.
 
-    All-scalar inputs give one id per row (a dense `[batch]` tensor); any
-    sequence input gives the Cartesian product per row (a SparseTensor).
+    All-scalar inputs give one id per row (a dense `[batch]` tensor), exactly
+    as Keras `HashedCrossing`; any sequence input gives the Cartesian product
+    per row (a SparseTensor). `hash_key` is the int64 TF's op takes
+    (`Feature.applied_hash_key`).
     """
-    as_2d = [x if isinstance(x, tf.SparseTensor) else tf.reshape(x, [-1, 1]) for x in inputs]
-    crossed = tf.sparse.cross_hashed(as_2d, num_buckets=num_bins, hash_key=hash_key)
+    crossed = tf.sparse.cross_hashed(cross_inputs(inputs), num_buckets=num_bins,
+                                     hash_key=hash_key)
     if any(isinstance(x, tf.SparseTensor) for x in inputs):
         return crossed
     return crossed.values  # exactly one id per row, already in row order
+
+
+def cross_inputs(inputs: list[Tensor]) -> list[Tensor]:
+    """The inputs in the one form TF's cross kernel keeps in order.
+
+    The kernel hashes SparseTensor inputs before dense ones whatever the
+    list order, so when any input is a sequence every scalar input goes in
+    as a one-value-per-row SparseTensor too (README "Crosses and input
+    order"). All-scalar inputs go in dense, as Keras `HashedCrossing` does.
+    """
+    if not any(isinstance(x, tf.SparseTensor) for x in inputs):
+        return [tf.reshape(x, [-1, 1]) for x in inputs]
+    return [x if isinstance(x, tf.SparseTensor) else _one_per_row(x) for x in inputs]
+
+
+def _one_per_row(values: tf.Tensor) -> tf.SparseTensor:
+    """A dense `[batch]` tensor as a `[batch, 1]` SparseTensor holding every value.
+
+    Not `tf.sparse.from_dense`: it drops empty strings and zeros, which are
+    values here.
+    """
+    batch = tf.size(values, out_type=tf.int64)
+    rows = tf.range(batch, dtype=tf.int64)
+    indices = tf.stack([rows, tf.zeros_like(rows)], axis=1)
+    return tf.SparseTensor(indices, values, tf.stack([batch, tf.constant(1, tf.int64)]))
 
 
 def hash_ids(values: Tensor, *, num_bins: int, salt: tuple[int, int] | None = None) -> Tensor:
@@ -111,7 +138,7 @@ def compute_feature(feature: Feature, values: Mapping[str, Tensor]) -> Tensor:
     """The feature's bin ids (categorical kinds) or numbers (numeric kinds)."""
     inputs = [values[name] for name in feature.inputs]
     if feature.kind == "cross":
-        return cross_ids(inputs, num_bins=feature.num_bins, hash_key=feature.hash_key)
+        return cross_ids(inputs, num_bins=feature.num_bins, hash_key=feature.applied_hash_key)
     if feature.kind == "hash":
         return hash_ids(inputs[0], num_bins=feature.num_bins, salt=feature.salt)
     if feature.kind == "bucketize":

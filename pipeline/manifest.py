@@ -45,7 +45,8 @@ def describe_features(config: Config,
         if feature.is_categorical:
             entry.update(num_bins=feature.width, output=feature.output, sparse=feature.sparse)
         if feature.kind == "cross":
-            entry["hash_key"] = feature.hash_key
+            entry["hash_key"] = feature.hash_key  # as the config gives it
+            entry["hash_key_applied"] = feature.applied_hash_key  # the int64 TF's op gets
         if feature.kind == "hash" and feature.salt:
             entry["salt"] = list(feature.salt)
         if feature.name in boundaries:

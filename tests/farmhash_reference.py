@@ -66,9 +66,10 @@ def cross_hash(values: Sequence[Value], num_bins: int, *,
 
     `num_bins=0` gives the unreduced hash as `tf.sparse.cross_hashed` does:
     modulo the largest int64, so it stays non-negative. Like TF's Python
-    wrapper (`hash_key or default`), a key of 0 means the default key.
+    wrapper (`hash_key or default`), a key of 0 means the default key; the
+    key is used as 64 bits, so -1 and 2**64 - 1 are the same key.
     """
-    hashed = hash_key or DEFAULT_HASH_KEY
+    hashed = (hash_key or DEFAULT_HASH_KEY) & UINT64_MASK
     for value in values:
         hashed = fingerprint_cat64(hashed, feature_hash(value))
     return hashed % (num_bins if num_bins > 0 else INT64_MAX)
@@ -78,15 +79,13 @@ def cross_row(inputs: Sequence[Union[Value, list]], num_bins: int, *,
               hash_key: int = DEFAULT_HASH_KEY) -> list[int]:
     """All ids of one row; an input given as a list is a sequence input.
 
-    Like TF's SparseCross kernel, sequence (SparseTensor) inputs are hashed
-    before scalar (dense) ones, each group in the given order; the ids are the
-    Cartesian product with the last input varying fastest. An empty sequence
-    gives no ids.
+    Inputs are hashed in the given order (a scalar is a one-value sequence);
+    the ids are the Cartesian product with the last input varying fastest.
+    An empty sequence gives no ids.
     """
-    sequences = [v for v in inputs if isinstance(v, list)]
-    scalars = [[v] for v in inputs if not isinstance(v, list)]
+    lists = [v if isinstance(v, list) else [v] for v in inputs]
     return [cross_hash(combination, num_bins, hash_key=hash_key)
-            for combination in itertools.product(*sequences, *scalars)]
+            for combination in itertools.product(*lists)]
 
 
 def hash_bucket(value: Value, num_bins: int) -> int:

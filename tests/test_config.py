@@ -124,7 +124,19 @@ def test_needs_analysis(tmp_path, feature, expected):
 
 def test_cross_hash_key_defaults_to_tf_default(tmp_path):
     feature = load_config(write_config(tmp_path, make_config())).features[0]
-    assert feature.hash_key == 0xDECAFCAFFE
+    assert feature.hash_key == feature.applied_hash_key == 0xDECAFCAFFE
+
+
+@pytest.mark.parametrize("given, applied", [
+    (0, 0xDECAFCAFFE), (1, 1), (-1, -1), (-2**63, -2**63), (2**63 - 1, 2**63 - 1),
+    (2**63, -2**63), (2**64 - 1, -1),
+])
+def test_cross_hash_key_takes_any_64_bit_value(tmp_path, given, applied):
+    """README: 0 is TF's default key; unsigned spellings are the same 64 bits."""
+    config = make_config({"name": "c", "cross": ["carrier", "origin"], "num_bins": 10,
+                          "hash_key": given})
+    feature = load_config(write_config(tmp_path, config)).features[0]
+    assert (feature.hash_key, feature.applied_hash_key) == (given, applied)
 
 
 @pytest.mark.parametrize("salt, expected", [(42, (42, 42)), ([1, 2], (1, 2)), (None, None)],
@@ -215,10 +227,12 @@ def feature_with(**settings) -> dict:
 @pytest.mark.parametrize("config, key, fragment", [
     (feature_with(num_bins="many"), "features[0].num_bins", "must be an integer"),
     (feature_with(num_bins=True), "features[0].num_bins", "must be an integer"),
-    (make_config({"name": "c", "cross": ["carrier", "origin"], "num_bins": 10, "hash_key": 0}),
-     "features[0].hash_key", "must be at least 1"),
     (make_config({"name": "c", "cross": ["carrier", "origin"], "num_bins": 10,
-                  "hash_key": 2**63}), "features[0].hash_key", "must be at most"),
+                  "hash_key": 2**64}), "features[0].hash_key", "must fit in 64 bits"),
+    (make_config({"name": "c", "cross": ["carrier", "origin"], "num_bins": 10,
+                  "hash_key": -2**63 - 1}), "features[0].hash_key", "must fit in 64 bits"),
+    (make_config({"name": "c", "cross": ["carrier", "origin"], "num_bins": 10,
+                  "hash_key": "0xDECAFCAFFE"}), "features[0].hash_key", "must be an integer"),
     (feature_with(salt=[1, 2, 3]), "features[0].salt", "is not a valid salt"),
     (feature_with(salt=2**63), "features[0].salt", "is not a valid salt"),
     (make_config({"name": "d", "bucketize": "distance", "boundaries": [5, 1]}),
@@ -231,8 +245,8 @@ def feature_with(**settings) -> dict:
     (feature_with(output="embedding"), "features[0].output", "is not a known value"),
     (feature_with(sparse=True), "features[0].sparse", "applies to one_hot and multi_hot only"),
     (make_config(keep=[{"carrier": 1}]), "keep[0]", "is not a schema column"),
-], ids=["num_bins_string", "num_bins_bool", "hash_key_zero_means_default_in_tf",
-        "hash_key_above_int64", "salt_wrong_shape", "salt_above_int64",
+], ids=["num_bins_string", "num_bins_bool", "hash_key_above_uint64",
+        "hash_key_below_int64", "hash_key_quoted", "salt_wrong_shape", "salt_above_int64",
         "boundaries_not_increasing", "schema_type_unknown", "default_wrong_type",
         "input_format_unknown", "output_format_unknown", "output_mode_unknown",
         "sparse_with_int_output", "keep_item_not_a_string"])

@@ -81,6 +81,11 @@ def as_2d(tensor: tf.Tensor | tf.SparseTensor) -> tf.Tensor | tf.SparseTensor:
     return tensor if isinstance(tensor, tf.SparseTensor) else tf.reshape(tensor, [-1, 1])
 
 
+def one_per_row(tensor: tf.Tensor) -> tf.SparseTensor:
+    """A dense column as a `[batch, 1]` SparseTensor keeping every value, "" and 0 too."""
+    return tf.RaggedTensor.from_row_lengths(tensor, tf.ones_like(tensor, tf.int64)).to_sparse()
+
+
 def single_cross(values: tuple, dtypes: list, num_bins: int) -> int:
     """TF's id for one combination: a batch of one row, one value per input."""
     inputs = [tf.constant([[v]], dtype) for v, dtype in zip(values, dtypes)]
@@ -192,24 +197,25 @@ def test_cross_matches_feature_column_crossed_column(hash_key):
 @pytest.mark.parametrize("scalar", ["s1", "i1"])
 @pytest.mark.parametrize("sequence_first", [True, False], ids=["sequence_first",
                                                                "scalar_first"])
-def test_sequence_cross_is_cartesian_product_in_tf_order(sequence_first, scalar, num_bins):
+def test_sequence_cross_is_cartesian_product_in_listed_order(sequence_first, scalar, num_bins):
     names = ["tokens", scalar] if sequence_first else [scalar, "tokens"]
     tensors = {"tokens": sequence(TOKENS), scalar: column(SCALARS[scalar])}
     ids = compute_feature(make_feature({"cross": names, "num_bins": num_bins}), tensors)
-    expected = tf.sparse.cross_hashed([as_2d(tensors[n]) for n in names], num_buckets=num_bins)
+    all_sparse = {"tokens": tensors["tokens"], scalar: one_per_row(tensors[scalar])}
+    expected = tf.sparse.cross_hashed([all_sparse[n] for n in names], num_buckets=num_bins)
     assert_sparse_equal(ids, expected)
     # Row by row: one id per token, in token order; an empty sequence gives none.
-    # TF's op hashes SparseTensor inputs before dense ones, whatever the list order.
-    dtypes = [tf.string, tensors[scalar].dtype]
     for row, (tokens, value) in enumerate(zip(TOKENS, SCALARS[scalar])):
-        assert sparse_rows(ids)[row] == [single_cross((t, value), dtypes, num_bins)
-                                         for t in tokens]
+        pairs = [(t, value) if sequence_first else (value, t) for t in tokens]
+        dtypes = [tf.string, tensors[scalar].dtype][::1 if sequence_first else -1]
+        assert sparse_rows(ids)[row] == [single_cross(p, dtypes, num_bins) for p in pairs]
 
 
-def test_mixed_cross_matches_crossed_column():
-    """crossed_column on a dense and a sparse raw input gives the same ids."""
+def test_mixed_cross_matches_crossed_column_on_a_dense_scalar():
+    """crossed_column fed a dense scalar and a sparse sequence hashes the sequence
+    first (TF's kernel order), so the config lists the sequence first."""
     tensors = {"s1": column(SCALARS["s1"]), "tokens": sequence(TOKENS)}
-    ids = compute_feature(make_feature({"cross": ["s1", "tokens"], "num_bins": 97}), tensors)
+    ids = compute_feature(make_feature({"cross": ["tokens", "s1"], "num_bins": 97}), tensors)
     crossed = tf.feature_column.crossed_column(["s1", "tokens"], 97)
     layer = tf_keras.layers.DenseFeatures([tf.feature_column.indicator_column(crossed)])
     counts = layer({"s1": as_2d(tensors["s1"]), "tokens": tensors["tokens"]}).numpy()

@@ -47,10 +47,20 @@ def test_cross_hash_matches_tf(values):
         assert cross_hash(values, num_bins) == tf_cross(values, num_bins), num_bins
 
 
-@pytest.mark.parametrize("hash_key", [0, 1, 12345, DEFAULT_HASH_KEY, 2**63 - 1])
+@pytest.mark.parametrize("hash_key", [0, 1, 12345, DEFAULT_HASH_KEY, 2**63 - 1, -1, -2**63])
 def test_cross_hash_key_matches_tf(hash_key):
     values = ["café", -2**63]
     assert cross_hash(values, 2**40, hash_key=hash_key) == tf_cross(values, 2**40, hash_key)
+
+
+@pytest.mark.parametrize("unsigned", [2**63, 2**64 - 1])
+def test_unsigned_hash_key_is_its_int64_bits(unsigned):
+    """TF's Python API refuses keys from 2**63 up; the same 64 bits as an int64 work."""
+    values = ["café", -2**63]
+    with pytest.raises((OverflowError, ValueError)):
+        tf_cross(values, 2**40, unsigned)
+    assert cross_hash(values, 2**40, hash_key=unsigned) == tf_cross(values, 2**40,
+                                                                   unsigned - 2**64)
 
 
 def test_hash_key_zero_is_tf_default_key():
@@ -87,14 +97,16 @@ def test_fingerprint_is_of_utf8_bytes(text):
     pytest.param([5, ["x", "y"], "DL"], id="scalar_first"),
 ])
 def test_cross_row_matches_tf_on_sequences(rows):
-    inputs = [tf.ragged.constant([v], _dtype(v)).to_sparse() if isinstance(v, list)
-              else tf.constant([[v]], _dtype([v])) for v in rows]
+    """Against TF with every input sparse, so the kernel keeps the given order."""
+    inputs = [tf.ragged.constant([v if isinstance(v, list) else [v]], _dtype(v)).to_sparse()
+              for v in rows]
     expected = tf.sparse.cross_hashed(inputs, num_buckets=5000).values.numpy().tolist()
     assert cross_row(rows, 5000) == expected
 
 
-def _dtype(values: list) -> tf.DType:
-    return tf.int64 if values and isinstance(values[0], int) else tf.string
+def _dtype(value) -> tf.DType:
+    first = value[0] if isinstance(value, list) and value else value
+    return tf.int64 if isinstance(first, int) and not isinstance(first, list) else tf.string
 
 
 # --- The pipeline's output on the shipped sample ---------------------------------------
