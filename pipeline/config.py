@@ -84,7 +84,7 @@ class Feature:
 
         As in TF's Python API, 0 means the default key; a key from 2**63 up is
         the unsigned spelling of 64 bits TF takes as the negative int64 with
-        the same bits (README "What each transform means").
+        the same bits (README "Crosses and input order").
         """
         key = self.hash_key or DEFAULT_HASH_KEY
         return key - 2**64 if key > MAX_INT64 else key

@@ -46,6 +46,9 @@ features:
   - {{name: city_x_code, cross: [city, code], num_bins: 1000}}
   - {{name: code_x_city_keyed, cross: [code, city], num_bins: 100000, hash_key: 12345}}
   - {{name: tags_x_city, cross: [tags, city], num_bins: 5000}}
+  - {{name: city_x_tags, cross: [city, tags], num_bins: 5000, hash_key: -1}}
+  - {{name: city_tags_code, cross: [city, tags, code], num_bins: 100000,
+     hash_key: 18446744073709551615}}
   - {{name: city_salted, hash: city, num_bins: 100, salt: [7, 11]}}
   - {{name: code_id, hash: code, num_bins: 1000}}
   - {{name: tag_ids, hash: tags, num_bins: 1000}}
@@ -53,7 +56,7 @@ features:
   - {{name: tags_multi_hot_sparse, hash: tags, num_bins: 10000, output: multi_hot,
      sparse: true}}
   - {{name: city_x_code_one_hot, cross: [city, code], num_bins: 300, output: one_hot,
-     sparse: true}}
+     sparse: true, hash_key: 0}}
   - {{name: price_bucket, bucketize: price, num_buckets: 8}}
   - {{name: city_x_price, cross: [city, price_bucket], num_bins: 2000}}
   - {{name: weight_band, bucketize: weight, boundaries: [-10, 0, 0.5, 100]}}

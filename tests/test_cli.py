@@ -14,6 +14,7 @@ import tensorflow_transform as tft
 from sklearn.preprocessing import PolynomialFeatures
 
 from pipeline.config import load_config
+from tests import edge_data
 from tests.conftest import FLIGHTS_CONFIG, SAMPLE_PARQUET, run_cli
 
 CONFIG = load_config(str(FLIGHTS_CONFIG))
@@ -139,6 +140,33 @@ def test_validate_prints_the_plan(capsys):
     assert "valid" in printed
     for feature in CONFIG.features:
         assert feature.name in printed
+
+
+# hash_key as the edge config gives it -> the int64 TF's op gets (README "Crosses
+# and input order"): 0 is TF's default key, 2**64 - 1 is -1's 64 bits.
+EDGE_HASH_KEYS = {"city_x_code": (0xDECAFCAFFE, 0xDECAFCAFFE),
+                  "code_x_city_keyed": (12345, 12345), "city_x_code_one_hot": (0, 0xDECAFCAFFE),
+                  "city_x_tags": (-1, -1), "city_tags_code": (2**64 - 1, -1)}
+
+
+def test_validate_prints_the_effective_hash_key(tmp_path, capsys):
+    config = edge_data.write_edge_config(tmp_path / "edge.yaml")
+    assert run_cli("validate", "--config", config) == 0
+    printed = capsys.readouterr().out
+    assert "city_x_code: cross city x code -> 1000 bins (hash_key 0xdecafcaffe)" in printed
+    assert "city_x_code_one_hot: cross city x code -> 300 bins " \
+           "(hash_key 0xdecafcaffe, given as 0)" in printed
+    assert "city_x_tags: cross city x tags -> 5000 bins " \
+           "(hash_key -1 = 0xffffffffffffffff)" in printed
+    assert "(hash_key -1 = 0xffffffffffffffff, given as 18446744073709551615)" in printed
+
+
+def test_manifest_records_the_hash_key_as_given_and_as_applied(tmp_path_factory):
+    run = edge_data.edge_run(tmp_path_factory)
+    manifest = json.loads((run.out / "manifest.json").read_text())
+    keys = {f["name"]: (f["hash_key"], f["hash_key_applied"]) for f in manifest["features"]
+            if f["kind"] == "cross"}
+    assert {name: keys[name] for name in EDGE_HASH_KEYS} == EDGE_HASH_KEYS
 
 
 def test_validate_reports_a_bad_config(tmp_path, capsys):

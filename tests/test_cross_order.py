@@ -18,8 +18,14 @@ import tf_keras
 
 from pipeline.features import compute_feature
 from tests.farmhash_reference import cross_row
-from tests.test_features import (assert_sparse_equal, column, make_feature, one_per_row,
-                                 sequence, sparse_rows)
+from tests.test_features import (
+    assert_sparse_equal,
+    column,
+    make_feature,
+    one_per_row,
+    sequence,
+    sparse_rows,
+)
 
 S1 = ["DL", "", "AA", "café", "東京"]
 I1 = [1, 0, -1, 2**63 - 1, -2**63]

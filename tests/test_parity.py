@@ -151,16 +151,35 @@ def _tensor(values: list, column_type: str, sequence: bool):
     return ragged.to_sparse()
 
 
+def _tf_hash_key(feature: Feature) -> int:
+    """The config's key as TF's Python API takes it: int64, 0 left to TF."""
+    return feature.hash_key - 2**64 if feature.hash_key >= 2**63 else feature.hash_key
+
+
+def _one_per_row(tensor) -> tf.SparseTensor:
+    """A dense column as a `[batch, 1]` SparseTensor keeping every value."""
+    tensor = tf.convert_to_tensor(tensor)
+    return tf.RaggedTensor.from_row_lengths(tensor, tf.ones_like(tensor, tf.int64)).to_sparse()
+
+
+def tf_cross(feature: Feature, inputs: list, *, all_sparse: bool = True):
+    """`tf.sparse.cross_hashed` in one of the two TF forms README "Crosses and
+    input order" maps to a config: every input sparse, or dense scalars."""
+    if all_sparse and feature.is_sequence:
+        fed = [x if isinstance(x, tf.SparseTensor) else _one_per_row(x) for x in inputs]
+    else:
+        fed = [x if isinstance(x, tf.SparseTensor) else tf.reshape(x, [-1, 1]) for x in inputs]
+    ids = tf.sparse.cross_hashed(fed, num_buckets=feature.num_bins,
+                                 hash_key=_tf_hash_key(feature))
+    return ids if feature.is_sequence else ids.values
+
+
 def _keras_feature(feature: Feature, inputs: list, boundaries: list[float] | None):
     """(bin ids, encoded output) from Keras layers, or TF ops where Keras has none."""
     mode = feature.output
     if feature.kind == "cross":
-        if feature.is_sequence or feature.hash_key != DEFAULT_HASH_KEY:
-            dense = [x if isinstance(x, tf.SparseTensor) else tf.reshape(x, [-1, 1])
-                     for x in inputs]
-            ids = tf.sparse.cross_hashed(dense, num_buckets=feature.num_bins,
-                                         hash_key=feature.hash_key)
-            ids = ids if feature.is_sequence else ids.values
+        if feature.is_sequence or feature.hash_key not in (0, DEFAULT_HASH_KEY):
+            ids = tf_cross(feature, inputs)
             if mode == "int":
                 return ids, ids
             return ids, keras.layers.CategoryEncoding(feature.num_bins, output_mode=mode)(ids)
@@ -318,6 +337,28 @@ def test_batch_equals_farmhash_reference(case):
     reference = farmhash_rows(case.config, case.columns, ids)
     assert {f.kind for f in case.config.features if f.name in reference} == {"cross", "hash"}
     assert row_differences(case.batch, reference, list(reference)) == []
+
+
+def test_mixed_crosses_match_tfs_dense_and_sparse_form_only_sequences_first(case):
+    """README "Crosses and input order": a TF pipeline that fed scalars dense and
+    sequences sparse is matched by the config that lists the sequences first;
+    listed otherwise, the ids differ from that form (they follow the list)."""
+    mixed = [f for f in case.config.features if f.kind == "cross" and f.is_sequence
+             and not all(case.config.schema[n].is_sequence for n in f.inputs)]
+    if not mixed:
+        pytest.skip("no cross of scalars and sequences in this config")
+    checked = {True: 0, False: 0}
+    for feature in mixed:
+        assert all(n in case.config.schema for n in feature.inputs), feature.name
+        inputs = [_tensor(case.columns[n], case.config.schema[n].type,
+                          case.config.schema[n].is_sequence) for n in feature.inputs]
+        shapes = [case.config.schema[n].is_sequence for n in feature.inputs]
+        sequences_first = shapes == sorted(shapes, reverse=True)
+        dense_form = _encoded_rows(tf_cross(feature, inputs, all_sparse=False), feature)
+        same = row_differences(case.batch, {feature.name: dense_form}, [feature.name]) == []
+        assert same is sequences_first, feature.name
+        checked[sequences_first] += 1
+    assert all(checked.values()), checked  # the edge config has both kinds
 
 
 def test_manifest_boundaries_are_the_config_or_the_quantiles(case):
