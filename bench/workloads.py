@@ -57,8 +57,8 @@ def _report(path: str | None, payload: dict) -> None:
 def import_only(args) -> dict:
     _quiet()
     started = time.perf_counter()
-    import tensorflow  # noqa: F401
     import apache_beam  # noqa: F401
+    import tensorflow  # noqa: F401
     import tensorflow_transform  # noqa: F401
     return {"rows": 0, "phases": {"import": time.perf_counter() - started}}
 
@@ -66,6 +66,7 @@ def import_only(args) -> dict:
 # ------------------------------------------------------------------ pyarrow IO
 def pyarrow_io(args) -> dict:
     import pyarrow.parquet as pq
+
     from pipeline.config import load_config
     config = load_config(args.config)
     started = time.perf_counter()
@@ -90,6 +91,7 @@ def _minimal_normalize(batch, config):
     """Fill defaults, cast, wrap each column as large_list (TFXIO layout)."""
     import numpy as np
     import pyarrow as pa
+
     from pipeline.schema import column_value_type, raw_arrow_schema
     rows = batch.num_rows
     offsets = pa.array(np.arange(rows + 1, dtype=np.int64))
@@ -166,6 +168,7 @@ def floor(args) -> dict:
     import tensorflow as tf
     import tensorflow_transform as tft
     from tfx_bsl.public import tfxio
+
     from pipeline.config import load_config
     from pipeline.schema import tensor_adapter_config
     config = load_config(args.config)
@@ -232,6 +235,7 @@ def baseline(args) -> dict:
     from apache_beam.metrics import Metrics
     from apache_beam.metrics.metric import MetricsFilter
     from apache_beam.options.pipeline_options import PipelineOptions
+
     from pipeline.config import load_config
     from pipeline.features import make_preprocessing_fn
     from pipeline.rows import RawBatch, RowChecker

@@ -23,8 +23,13 @@ from pipeline.features import make_preprocessing_fn
 from pipeline.schema import tensor_adapter_config
 from pipeline.sources import ReadRawBatches
 from pipeline.stats import WriteFeatureStats
-from pipeline.steps import (INVALID_TAG, CheckRows, TransformBatches, WriteInvalidRows,
-                            WriteTransformed)
+from pipeline.steps import (
+    INVALID_TAG,
+    CheckRows,
+    TransformBatches,
+    WriteInvalidRows,
+    WriteTransformed,
+)
 
 
 def build_pipeline(config: Config, options: PipelineOptions, *, output_dir: str,

@@ -1,4 +1,4 @@
-"""Loads and validates the YAML feature config (DESIGN section 2).
+"""Loads and validates the YAML feature config (README "A config").
 
 Everything is checked here, once, before any data is read: a config that
 loads is a config the pipeline can run. Errors name the file, the key path

@@ -2,7 +2,7 @@
 
 `make_preprocessing_fn(config)` returns the tf.Transform `preprocessing_fn`.
 Its graph is exported as `transform_fn/` and is the only code that computes
-features, in batch and in serving. Each op is the one DESIGN section 3 names,
+features, in batch and in serving. Each op is the one README "A config" names,
 so ids agree bit for bit with Keras `HashedCrossing`/`Hashing` and
 `tf.feature_column`'s hashed columns.
 

@@ -15,12 +15,12 @@ import functools
 import struct
 
 import google_crc32c
-from isal import isal_zlib
 import numpy as np
 import pyarrow as pa
 from apache_beam.io import filebasedsink
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
+from isal import isal_zlib
 
 _LENGTH = struct.Struct("<Q")
 _CRC = struct.Struct("<I")

@@ -1,4 +1,9 @@
-"""Shared fixtures: one real run of the CLI on the shipped sample per session."""
+"""Session fixtures: each expensive CLI run happens once and is shared.
+
+The flights runs use configs/flights.yaml on the shipped sample; the edge
+runs use tests/edge_data.py's edge-value set and config. Tests must not
+change these outputs: copy one first (see test_verify.py) to tamper with it.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +12,10 @@ import pathlib
 import pytest
 
 from pipeline.cli import quiet_libraries
-
-REPO = pathlib.Path(__file__).resolve().parent.parent
-SAMPLE_PARQUET = REPO / "data" / "sample" / "flights.parquet"
-SAMPLE_TFRECORD = REPO / "data" / "sample" / "flights.tfrecord.gz"
-FLIGHTS_CONFIG = REPO / "configs" / "flights.yaml"
+from tests import edge_data
+from tests.support import FLIGHTS_CONFIG, REPO, SAMPLE_TFRECORD, run_cli
 
 quiet_libraries()
-
-
-def run_cli(*args: str) -> int:
-    from pipeline.cli import main
-    return main([str(a) for a in args])
 
 
 @pytest.fixture(scope="session")
@@ -37,6 +34,19 @@ def flights_tfrecord_run(tmp_path_factory) -> pathlib.Path:
     config = _config_with_output_format(tmp_path_factory, "tfrecord", input_format="tfrecord")
     assert run_cli("run", "--config", config, "--input", SAMPLE_TFRECORD, "--output", out) == 0
     return out
+
+
+@pytest.fixture(scope="session")
+def edge_parquet_run(tmp_path_factory) -> edge_data.EdgeRun:
+    """The edge-value set (seed A) as Parquet, Parquet out."""
+    return edge_data.run_edge_set(tmp_path_factory.mktemp("edge_parquet"))
+
+
+@pytest.fixture(scope="session")
+def edge_tfrecord_run(tmp_path_factory) -> edge_data.EdgeRun:
+    """The edge-value set (seed A) as TFRecord, TFRecord out."""
+    return edge_data.run_edge_set(tmp_path_factory.mktemp("edge_tfrecord"),
+                                  input_format="tfrecord", output_format="tfrecord")
 
 
 def _config_with_output_format(tmp_path_factory, output_format: str, *,

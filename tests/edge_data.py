@@ -5,15 +5,16 @@ parsing: empty and non-ASCII strings, nulls in columns with a default,
 int64 extremes, and string sequences that are null, empty, of length 1 or
 long. `write_edge_set` writes it as Parquet and as gzip TFRecord of
 tf.Examples (null cells left out); `write_edge_config` writes the config
-that uses every transform kind on it; `edge_run` runs the CLI once per
-session for each (input, output) format pair.
+that uses every transform kind on it; `run_edge_set` runs the CLI on it
+(conftest.py's `edge_parquet_run` and `edge_tfrecord_run` share one run each
+across the session).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import pathlib
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -21,8 +22,8 @@ import pyarrow.parquet as pq
 import tensorflow as tf
 import yaml
 
-from pipeline.config import Column, parse_config
-from tests.conftest import run_cli
+from pipeline.config import parse_config
+from tests.support import run_cli, to_example
 
 SEED_A, SEED_B = 20261120, 20261121
 ROWS = 300
@@ -115,26 +116,6 @@ ARROW_SCHEMA = pa.schema([("row_id", pa.int64()), ("city", pa.string()),
                           ("weight", pa.float64()), ("tags", pa.list_(pa.string()))])
 
 
-def to_example(row: Mapping[str, Any], schema: Mapping[str, Column]) -> bytes:
-    """A serialized tf.Example of a raw row; null cells are left out."""
-    features = {}
-    for name, column in schema.items():
-        value = row.get(name)
-        if value is None:
-            continue
-        values = value if column.is_sequence else [value]
-        if column.type == "string":
-            feature = tf.train.Feature(bytes_list=tf.train.BytesList(
-                value=[v if isinstance(v, bytes) else v.encode("utf-8") for v in values]))
-        elif column.type == "int":
-            feature = tf.train.Feature(int64_list=tf.train.Int64List(value=values))
-        else:
-            feature = tf.train.Feature(float_list=tf.train.FloatList(value=values))
-        features[name] = feature
-    example = tf.train.Example(features=tf.train.Features(feature=features))
-    return example.SerializeToString()
-
-
 def write_edge_set(directory: pathlib.Path, *, seed: int = SEED_A,
                    rows: int = ROWS) -> EdgeSet:
     """Writes `edge.parquet` and `edge.tfrecord.gz` (same rows) into `directory`."""
@@ -166,20 +147,16 @@ class EdgeRun:
     data: EdgeSet
 
 
-_RUNS: dict[tuple, EdgeRun] = {}
+def run_edge_set(root: pathlib.Path, *, input_format: str = "parquet",
+                 output_format: str = "parquet", seed: int = SEED_A) -> EdgeRun:
+    """Writes the edge set and its config under `root` and runs the CLI on them.
 
-
-def edge_run(tmp_path_factory, *, input_format: str = "parquet",
-             output_format: str = "parquet", seed: int = SEED_A) -> EdgeRun:
-    """Runs the CLI on the edge set once per session and format pair; later calls reuse it."""
-    key = (input_format, output_format, seed)
-    if key not in _RUNS:
-        root = tmp_path_factory.mktemp(f"edge_{input_format}_{output_format}_{seed}")
-        data = write_edge_set(root / "input", seed=seed)
-        config = write_edge_config(root / "edge.yaml", input_format=input_format,
-                                   output_format=output_format)
-        source = data.parquet if input_format == "parquet" else data.tfrecord
-        out = root / "out"
-        assert run_cli("run", "--config", config, "--input", source, "--output", out) == 0
-        _RUNS[key] = EdgeRun(out, config, data)
-    return _RUNS[key]
+    conftest.py shares one such run per format pair across the session.
+    """
+    data = write_edge_set(root / "input", seed=seed)
+    config = write_edge_config(root / "edge.yaml", input_format=input_format,
+                               output_format=output_format)
+    source = data.parquet if input_format == "parquet" else data.tfrecord
+    out = root / "out"
+    assert run_cli("run", "--config", config, "--input", source, "--output", out) == 0
+    return EdgeRun(out, config, data)

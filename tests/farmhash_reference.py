@@ -1,4 +1,4 @@
-"""A pure-Python reference for the hashed crosses and hashes (DESIGN section 3).
+"""A pure-Python reference for the hashed crosses and hashes (README "A config").
 
 Written from the public definitions, not from TensorFlow: a string is hashed
 with FarmHash Fingerprint64 of its UTF-8 bytes (`farmhash.fingerprint64` from

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import keras
 import numpy as np
 import pyarrow as pa
@@ -15,7 +13,14 @@ from sklearn.preprocessing import PolynomialFeatures
 
 from pipeline.config import load_config
 from tests import edge_data
-from tests.conftest import FLIGHTS_CONFIG, SAMPLE_PARQUET, run_cli
+from tests.support import (
+    FLIGHTS_CONFIG,
+    SAMPLE_PARQUET,
+    SAMPLE_TFRECORD,
+    invalid_rows,
+    read_manifest,
+    run_cli,
+)
 
 CONFIG = load_config(str(FLIGHTS_CONFIG))
 FEATURES = {f.name: f for f in CONFIG.features}
@@ -50,7 +55,7 @@ def raw() -> dict[str, np.ndarray]:
 
 def test_parquet_run_writes_every_row_and_the_declared_schema(flights_parquet_run):
     output = read_parquet_output(flights_parquet_run)
-    manifest = json.loads((flights_parquet_run / "manifest.json").read_text())
+    manifest = read_manifest(flights_parquet_run)
     assert output.num_rows == pq.read_metadata(SAMPLE_PARQUET).num_rows
     assert manifest["rows"] == {"read": output.num_rows, "written": output.num_rows,
                                 "quarantined": 0}
@@ -161,9 +166,8 @@ def test_validate_prints_the_effective_hash_key(tmp_path, capsys):
     assert "(hash_key -1 = 0xffffffffffffffff, given as 18446744073709551615)" in printed
 
 
-def test_manifest_records_the_hash_key_as_given_and_as_applied(tmp_path_factory):
-    run = edge_data.edge_run(tmp_path_factory)
-    manifest = json.loads((run.out / "manifest.json").read_text())
+def test_manifest_records_the_hash_key_as_given_and_as_applied(edge_parquet_run):
+    manifest = read_manifest(edge_parquet_run.out)
     keys = {f["name"]: (f["hash_key"], f["hash_key_applied"]) for f in manifest["features"]
             if f["kind"] == "cross"}
     assert {name: keys[name] for name in EDGE_HASH_KEYS} == EDGE_HASH_KEYS
@@ -224,13 +228,11 @@ def test_quarantine_sets_bad_rows_aside_and_counts_reconcile(dirty_parquet, tmp_
     out = tmp_path / "out"
     assert run_cli("run", "--config", FLIGHTS_CONFIG, "--input", dirty_parquet,
                    "--output", out, "--on-invalid", "quarantine") == 0
-    invalid = [json.loads(line) for path in sorted((out / "invalid").glob("part-*"))
-               for line in path.read_text().splitlines()]
+    invalid = invalid_rows(out)
     assert [(r["file"], r["row"], r["column"]) for r in invalid] == [
         (str(dirty_parquet), 3, "carrier")]
     assert invalid[0]["values"]["carrier"] is None
-    manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["rows"] == {"read": 10, "written": 9, "quarantined": 1}
+    assert read_manifest(out)["rows"] == {"read": 10, "written": 9, "quarantined": 1}
     written = read_tfrecord_output(out)
     assert len(written["route"]) == 9
     # Row 7's missing dep_delay took its default, 0.0, so its product is 0.
@@ -254,7 +256,6 @@ def _tfrecord_config(tmp_path) -> str:
 
 
 def test_a_truncated_tfrecord_file_is_named(tmp_path, capsys):
-    from tests.conftest import SAMPLE_TFRECORD
     truncated = tmp_path / "truncated.tfrecord.gz"
     truncated.write_bytes(SAMPLE_TFRECORD.read_bytes()[:100_000])
     assert run_cli("run", "--config", _tfrecord_config(tmp_path), "--input", truncated,
@@ -281,11 +282,10 @@ def test_a_tf_example_of_the_wrong_type_is_quarantined(tmp_path):
     out = tmp_path / "out"
     assert run_cli("run", "--config", _tfrecord_config(tmp_path), "--input", path,
                    "--output", out, "--on-invalid", "quarantine") == 0
-    (invalid,) = [json.loads(line) for p in (out / "invalid").glob("part-*")
-                  for line in p.read_text().splitlines()]
+    (invalid,) = invalid_rows(out)
     assert (invalid["file"], invalid["row"], invalid["column"]) == (str(path), 2, "hour")
     assert "cannot be decoded" in invalid["reason"]
-    assert json.loads((out / "manifest.json").read_text())["rows"] == {
+    assert read_manifest(out)["rows"] == {
         "read": 5, "written": 4, "quarantined": 1}
 
 
@@ -298,15 +298,14 @@ def test_a_column_of_the_wrong_type_quarantines_its_rows(tmp_path):
     out = tmp_path / "out"
     assert run_cli("run", "--config", FLIGHTS_CONFIG, "--input", path, "--output", out,
                    "--on-invalid", "quarantine") == 0
-    invalid = [json.loads(line) for p in (out / "invalid").glob("part-*")
-               for line in p.read_text().splitlines()]
+    invalid = invalid_rows(out)
     assert sorted(r["row"] for r in invalid) == [0, 1, 2, 3]
     assert all(r["column"] == "hour" and "cannot be read as int" in r["reason"]
                for r in invalid)
 
 
 def test_manifest_stats_describe_the_written_columns(flights_parquet_run):
-    manifest = json.loads((flights_parquet_run / "manifest.json").read_text())
+    manifest = read_manifest(flights_parquet_run)
     stats = manifest["column_stats"]
     output = read_parquet_output(flights_parquet_run)
     for name in ("route", "distance_bucket", "delay_x_distance"):

@@ -1,4 +1,4 @@
-"""Config loading and validation (DESIGN section 2).
+"""Config loading and validation (README "A config").
 
 Every rejected config must name the file, the key path and the problem, and
 end with a Keras-style `Received: name=value`, so each failure mode gets its
@@ -17,8 +17,7 @@ import yaml
 from sklearn.preprocessing import PolynomialFeatures
 
 from pipeline.config import ConfigError, load_config
-
-FLIGHTS_CONFIG = pathlib.Path(__file__).resolve().parent.parent / "configs" / "flights.yaml"
+from tests.support import FLIGHTS_CONFIG
 
 BASE_CONFIG = {
     "input": {"format": "parquet", "pattern": "data/*.parquet"},

@@ -18,7 +18,7 @@ import tf_keras
 
 from pipeline.features import compute_feature
 from tests.farmhash_reference import cross_row
-from tests.test_features import (
+from tests.support import (
     assert_sparse_equal,
     column,
     make_feature,

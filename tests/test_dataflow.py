@@ -11,7 +11,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.builder import build_pipeline
 from pipeline.config import load_config
-from tests.conftest import FLIGHTS_CONFIG, REPO, run_cli
+from tests.support import FLIGHTS_CONFIG, REPO, run_cli
 
 DATAFLOW_ARGS = [
     "--runner=DataflowRunner", "--project=test-project", "--region=europe-west4",

@@ -1,4 +1,4 @@
-"""Each feature op against the library DESIGN section 3 says it equals.
+"""Each feature op against the library README "A config" says it equals.
 
 Expected values are computed by TensorFlow, Keras, tf.feature_column,
 scikit-learn or tf.Transform inside each test; the only hard-coded numbers are
@@ -18,16 +18,20 @@ import tensorflow_transform.beam as tft_beam
 import tf_keras
 from sklearn.preprocessing import PolynomialFeatures
 
-from pipeline.config import Feature, parse_config
+from pipeline.config import parse_config
 from pipeline.features import compute_feature, encode, make_preprocessing_fn
 from pipeline.schema import raw_feature_spec
+from tests.support import (
+    as_2d,
+    assert_sparse_equal,
+    column,
+    columns,
+    make_feature,
+    one_per_row,
+    sequence,
+    sparse_rows,
+)
 
-SCHEMA = {
-    "s1": {"type": "string"}, "s2": {"type": "string"}, "i1": {"type": "int"},
-    "x": {"type": "float"}, "y": {"type": "float"}, "z": {"type": "float"},
-    "tokens": {"type": "string", "shape": "sequence"},
-    "codes": {"type": "int", "shape": "sequence"},
-}
 # Golden values from the Keras HashedCrossing docs (shared/seeds).
 SEED_COLUMNS = {"s1": ["A", "B", "A", "B", "A"], "i1": [101, 101, 101, 102, 102]}
 SEED_IDS = [1, 4, 1, 1, 3]
@@ -54,57 +58,10 @@ def fresh_global_graph():
     tf.compat.v1.reset_default_graph()
 
 
-def make_feature(spec: dict) -> Feature:
-    """One validated feature over SCHEMA, built the way the config loader builds it."""
-    config = parse_config({"input": {"format": "parquet"}, "schema": SCHEMA,
-                           "features": [{"name": "f", **spec}]}, path="test.yaml")
-    return config.features[0]
-
-
-def column(values: list) -> tf.Tensor:
-    """A dense scalar column: int64 for ints, string otherwise."""
-    is_int = all(isinstance(v, int) for v in values)
-    return tf.constant(values, tf.int64 if is_int else tf.string)
-
-
-def columns(data: dict[str, list]) -> dict[str, tf.Tensor]:
-    return {name: column(values) for name, values in data.items()}
-
-
-def sequence(rows: list[list]) -> tf.SparseTensor:
-    """A sequence column as the pipeline sees it: SparseTensor [batch, None]."""
-    is_int = all(isinstance(v, int) for row in rows for v in row)
-    return tf.ragged.constant(rows, tf.int64 if is_int else tf.string).to_sparse()
-
-
-def as_2d(tensor: tf.Tensor | tf.SparseTensor) -> tf.Tensor | tf.SparseTensor:
-    return tensor if isinstance(tensor, tf.SparseTensor) else tf.reshape(tensor, [-1, 1])
-
-
-def one_per_row(tensor: tf.Tensor) -> tf.SparseTensor:
-    """A dense column as a `[batch, 1]` SparseTensor keeping every value, "" and 0 too."""
-    return tf.RaggedTensor.from_row_lengths(tensor, tf.ones_like(tensor, tf.int64)).to_sparse()
-
-
 def single_cross(values: tuple, dtypes: list, num_bins: int) -> int:
     """TF's id for one combination: a batch of one row, one value per input."""
     inputs = [tf.constant([[v]], dtype) for v, dtype in zip(values, dtypes)]
     return int(tf.sparse.cross_hashed(inputs, num_buckets=num_bins).values[0])
-
-
-def sparse_rows(tensor: tf.SparseTensor) -> list[list]:
-    """Values of each row, in stored order."""
-    rows = [[] for _ in range(int(tensor.dense_shape[0]))]
-    for (row, _), value in zip(tensor.indices.numpy(), tensor.values.numpy()):
-        rows[row].append(value)
-    return rows
-
-
-def assert_sparse_equal(actual: tf.SparseTensor, expected: tf.SparseTensor) -> None:
-    expected = tf.sparse.reorder(expected)
-    np.testing.assert_array_equal(actual.indices, expected.indices)
-    np.testing.assert_array_equal(actual.values, expected.values)
-    np.testing.assert_array_equal(actual.dense_shape, expected.dense_shape)
 
 
 def assert_encoded_equal(actual, expected) -> None:
@@ -314,7 +271,7 @@ def test_explicit_buckets_match_keras_discretization(name, boundaries, values):
                           {name: tensor})
     keras_ids = keras.layers.Discretization(bin_boundaries=boundaries)(tensor.numpy())
     np.testing.assert_array_equal(ids, keras.ops.convert_to_numpy(keras_ids))
-    # DESIGN: boundaries[i-1] <= x < boundaries[i]: on a boundary goes up.
+    # README "A config": boundaries[i-1] <= x < boundaries[i]: on a boundary goes up.
     np.testing.assert_array_equal(ids, np.searchsorted(boundaries, values, side="right"))
 
 

@@ -11,133 +11,35 @@ every feature of every row must be the same in
      support; NumPy and scikit-learn for the numeric crosses),
   4. the pure-Python FarmHash reference, for crosses and unsalted hashes.
 Rows are compared by position; the kept raw columns prove the order held.
-The helpers here are shared by the other end-to-end test modules.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import pathlib
 from typing import Any
 
 import keras
 import numpy as np
-import pyarrow.parquet as pq
 import pytest
 import tensorflow as tf
 from sklearn.preprocessing import PolynomialFeatures
 
 from pipeline.config import Config, Feature, load_config
-from pipeline.outputs import output_feature_spec
-from pipeline.verify import serve_in_fresh_process
-from tests import edge_data
-from tests.conftest import SAMPLE_PARQUET
 from tests.farmhash_reference import DEFAULT_HASH_KEY, cross_row, hash_bucket
-
-Rows = dict[str, list]  # output name -> one value per row
-
-
-# --- raw input -------------------------------------------------------------
-
-def read_raw_rows(parquet: pathlib.Path, config: Config) -> list[dict[str, Any]]:
-    """The raw rows of a Parquet file, schema columns only, nulls as None."""
-    return pq.read_table(parquet, columns=list(config.schema)).to_pylist()
-
-
-def default_columns(rows: list[dict], config: Config) -> dict[str, list]:
-    """Raw columns with the defaults applied; a null sequence is empty."""
-    columns = {}
-    for name, column in config.schema.items():
-        fill = [] if column.is_sequence else column.default
-        values = [fill if row[name] is None else row[name] for row in rows]
-        if column.type == "float":
-            values = np.array(values, np.float32).tolist()  # the job reads float32
-        columns[name] = values
-    return columns
-
-
-def examples(rows: list[dict], config: Config) -> list[bytes]:
-    return [edge_data.to_example(row, config.schema) for row in rows]
-
-
-# --- the three forms of output, as Rows ------------------------------------
-
-def batch_rows(out: pathlib.Path, config: Config) -> Rows:
-    """OUT/data (Parquet or TFRecord), in file order, one canonical value per row."""
-    spec = output_feature_spec(config)
-    files = sorted(str(path) for path in (out / "data").glob("part-*"))
-    if config.output_format == "tfrecord":
-        records = list(tf.data.TFRecordDataset(files, compression_type="GZIP")
-                       .as_numpy_iterator())
-        parsed = tf.io.parse_example(records, spec)
-        return tensors_to_rows(split_sparse(parsed), spec, len(records))
-    stored = pq.read_table(files).to_pydict()
-    return {name: (list(zip(stored[feature_spec.index_key[0]], stored[feature_spec.value_key]))
-                   if isinstance(feature_spec, tf.io.SparseFeature) else stored[name])
-            for name, feature_spec in spec.items()}
-
-
-def split_sparse(tensors: dict) -> dict[str, np.ndarray]:
-    """Tensors as the serving signature gives them: a SparseTensor in `$` parts."""
-    flat = {}
-    for name, tensor in tensors.items():
-        if isinstance(tensor, tf.SparseTensor):
-            flat[f"{name}$indices"] = tensor.indices.numpy()
-            flat[f"{name}$values"] = tensor.values.numpy()
-        else:
-            flat[name] = np.asarray(tensor)
-    return flat
-
-
-def served_rows(out: pathlib.Path, config: Config, rows: list[dict]) -> Rows:
-    """OUT/serving's outputs for the raw rows, computed in a fresh process."""
-    served = serve_in_fresh_process(str(out / "serving"), examples(rows, config))
-    return tensors_to_rows(served, output_feature_spec(config), len(rows))
-
-
-def tensors_to_rows(tensors: dict[str, np.ndarray], spec: dict, count: int) -> Rows:
-    """Signature outputs (sparse ones split in `$indices`, `$values`) as Rows."""
-    result = {}
-    for name, feature_spec in spec.items():
-        if isinstance(feature_spec, tf.io.FixedLenFeature):
-            result[name] = np.asarray(tensors[name]).tolist()
-            continue
-        indices = np.asarray(tensors[f"{name}$indices"]).tolist()
-        values = np.asarray(tensors[f"{name}$values"]).tolist()
-        columns, cells = [[] for _ in range(count)], [[] for _ in range(count)]
-        for (row, column), value in zip(indices, values):
-            columns[row].append(column)
-            cells[row].append(value)
-        result[name] = (list(zip(columns, cells)) if isinstance(feature_spec, tf.io.SparseFeature)
-                        else cells)
-    return result
-
-
-def row_differences(actual: Rows, expected: Rows, names: list[str], *,
-                    rtol: float = 0.0, atol: float = 0.0) -> list[str]:
-    """One line per feature that differs: how many rows, and the first of them."""
-    def same(a: Any, b: Any) -> bool:
-        if (rtol or atol) and not isinstance(a, tuple):
-            return np.shape(a) == np.shape(b) and np.allclose(a, b, rtol=rtol, atol=atol)
-        return _plain(a) == _plain(b)
-
-    problems = []
-    for name in names:
-        mine, theirs = actual[name], expected[name]
-        if len(mine) != len(theirs):
-            problems.append(f"{name}: {len(mine)} rows != {len(theirs)} rows")
-            continue
-        bad = [i for i, (a, b) in enumerate(zip(mine, theirs)) if not same(a, b)]
-        if bad:
-            problems.append(f"{name}: {len(bad)} rows differ; row {bad[0]}: "
-                            f"{mine[bad[0]]!r} != {theirs[bad[0]]!r}")
-    return problems
-
-
-def _plain(value: Any) -> Any:
-    return [_plain(v) for v in value] if isinstance(value, (list, tuple)) else value
-
+from tests.support import (
+    SAMPLE_PARQUET,
+    Rows,
+    batch_rows,
+    default_columns,
+    manifest_boundaries,
+    read_manifest,
+    read_raw_rows,
+    row_differences,
+    served_rows,
+    split_sparse,
+    tensors_to_rows,
+)
 
 # --- independent references ------------------------------------------------
 
@@ -274,9 +176,7 @@ class Case:
         self.config = load_config(str(config_path))
         self.rows = read_raw_rows(parquet, self.config)
         self.columns = default_columns(self.rows, self.config)
-        manifest = json.loads((out / "manifest.json").read_text())
-        self.boundaries = {f["name"]: f["boundaries"] for f in manifest["features"]
-                           if "boundaries" in f}
+        self.boundaries = manifest_boundaries(out)
         self.features = [f.name for f in self.config.features]
         self.numeric = [f.name for f in self.config.features
                         if f.kind in ("product", "polynomial")]
@@ -295,14 +195,11 @@ class Case:
 
 
 @pytest.fixture(scope="module", params=["flights", "edge-parquet", "edge-tfrecord"])
-def case(request, tmp_path_factory) -> Case:
+def case(request) -> Case:
     if request.param == "flights":
         out = request.getfixturevalue("flights_parquet_run")
-        config = json.loads((out / "manifest.json").read_text())["config_path"]
-        return Case(out, pathlib.Path(config), SAMPLE_PARQUET)
-    input_format = request.param.split("-")[1]
-    run = edge_data.edge_run(tmp_path_factory, input_format=input_format,
-                             output_format=input_format)
+        return Case(out, pathlib.Path(read_manifest(out)["config_path"]), SAMPLE_PARQUET)
+    run = request.getfixturevalue(request.param.replace("-", "_") + "_run")
     return Case(run.out, run.config, run.data.parquet)
 
 

@@ -16,9 +16,14 @@ import tensorflow as tf
 
 from pipeline.config import Config, Feature, load_config
 from pipeline.outputs import sparse_keys
-from tests.conftest import FLIGHTS_CONFIG, SAMPLE_PARQUET
-from tests.farmhash_reference import (DEFAULT_HASH_KEY, cross_hash, cross_row, fingerprint64,
-                                     hash_bucket)
+from tests.farmhash_reference import (
+    DEFAULT_HASH_KEY,
+    cross_hash,
+    cross_row,
+    fingerprint64,
+    hash_bucket,
+)
+from tests.support import FLIGHTS_CONFIG, SAMPLE_PARQUET
 
 EDGE_STRINGS = ["", "A", "東京", "café", "😀", "a longer string, with spaces"]
 EDGE_INTS = [0, 101, -1, -2**63, 2**63 - 1]

@@ -22,8 +22,7 @@ import tensorflow as tf
 
 from pipeline.config import load_config
 from pipeline.outputs import output_feature_spec
-from tests import edge_data
-from tests.test_parity import batch_rows, examples, row_differences, tensors_to_rows
+from tests.support import batch_rows, examples, row_differences, tensors_to_rows
 
 ROWS = 60  # data rows served; the default-value requests follow them
 
@@ -67,10 +66,10 @@ def with_defaults(row: dict, config) -> dict:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
+def served(edge_parquet_run, tmp_path_factory):
     """Serves data rows, then (row 0 with its nulls left out, the same row with the
     defaults written in), from a copy of serving/ alone, in a fresh process."""
-    run = edge_data.edge_run(tmp_path_factory)
+    run = edge_parquet_run
     config = load_config(str(run.config))
     alone = tmp_path_factory.mktemp("serving_alone") / "serving"
     shutil.copytree(run.out / "serving", alone)

@@ -9,28 +9,24 @@ not produce must be refused before any data is read.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from pipeline.config import load_config
 from tests import edge_data
-from tests.conftest import run_cli
-from tests.test_parity import batch_rows, read_raw_rows, row_differences, served_rows
-
-
-def manifest(out) -> dict:
-    return json.loads((out / "manifest.json").read_text())
-
-
-def boundaries(out) -> dict[str, list[float]]:
-    return {f["name"]: f["boundaries"] for f in manifest(out)["features"]
-            if "boundaries" in f}
+from tests.support import (
+    batch_rows,
+    manifest_boundaries,
+    read_manifest,
+    read_raw_rows,
+    row_differences,
+    run_cli,
+    served_rows,
+)
 
 
 @pytest.fixture(scope="module")
-def run_a(tmp_path_factory) -> edge_data.EdgeRun:
-    return edge_data.edge_run(tmp_path_factory)
+def run_a(edge_parquet_run) -> edge_data.EdgeRun:
+    return edge_parquet_run
 
 
 def transform_only(run_a: edge_data.EdgeRun, data, out) -> None:
@@ -61,8 +57,8 @@ def test_transform_only_on_new_data_equals_serving_of_the_frozen_graph(run_a, ru
     names = list(config.keep) + [f.name for f in config.features]
     expected = served_rows(run_a.out, config, read_raw_rows(data_b.parquet, config))
     assert row_differences(batch_rows(out_b, config), expected, names) == []
-    assert manifest(out_b)["transform_fn_from"] == str(run_a.out)
-    assert manifest(out_b)["rows"]["written"] == len(data_b.rows)
+    assert read_manifest(out_b)["transform_fn_from"] == str(run_a.out)
+    assert read_manifest(out_b)["rows"]["written"] == len(data_b.rows)
 
 
 def test_transform_only_on_the_same_data_reproduces_the_run(run_a, rerun_a):
@@ -73,10 +69,10 @@ def test_transform_only_on_the_same_data_reproduces_the_run(run_a, rerun_a):
 
 
 def test_transform_only_keeps_the_frozen_quantile_boundaries(run_a, run_b, rerun_a):
-    frozen = boundaries(run_a.out)
+    frozen = manifest_boundaries(run_a.out)
     assert frozen["price_bucket"]  # a quantile bucketize feature is there
-    assert boundaries(run_b[0]) == frozen
-    assert boundaries(rerun_a) == frozen
+    assert manifest_boundaries(run_b[0]) == frozen
+    assert manifest_boundaries(rerun_a) == frozen
 
 
 def drop_poly(text: str) -> str:

@@ -17,8 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 import tensorflow as tf
 
-from tests import edge_data
-from tests.conftest import SAMPLE_PARQUET, SAMPLE_TFRECORD, run_cli
+from tests.support import SAMPLE_PARQUET, SAMPLE_TFRECORD, run_cli
 
 ROWS = 400      # raw rows verify serves
 TAMPERED = 5    # the first rows of the first data file
@@ -35,13 +34,13 @@ def mismatch_counts(report: str) -> dict[str, int]:
 
 
 @pytest.fixture(params=["flights-parquet", "flights-tfrecord", "edge-parquet"])
-def good_run(request, tmp_path_factory):
+def good_run(request):
     """(OUT, its raw input) of a finished run."""
     if request.param == "flights-parquet":
         return request.getfixturevalue("flights_parquet_run"), SAMPLE_PARQUET
     if request.param == "flights-tfrecord":
         return request.getfixturevalue("flights_tfrecord_run"), SAMPLE_TFRECORD
-    run = edge_data.edge_run(tmp_path_factory)
+    run = request.getfixturevalue("edge_parquet_run")
     return run.out, run.data.parquet
 
 

@@ -1,0 +1,234 @@
+"""Helpers shared by the test modules: paths, the CLI, reading a run's outputs,
+and building tensors and features for the unit tests. Test modules import
+from here, never from each other.
+
+A run's outputs are compared as `Rows`: output name -> one canonical value
+per row, whatever form they came in (Parquet or TFRecord files in OUT/data,
+or the tensors `serving_default` returns). `row_differences` then says, per
+feature, how many rows differ and shows the first.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from typing import Any, Mapping
+
+import numpy as np
+import pyarrow.parquet as pq
+import tensorflow as tf
+
+from pipeline.config import Column, Config, Feature, parse_config
+from pipeline.outputs import output_feature_spec
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+SAMPLE_PARQUET = REPO / "data" / "sample" / "flights.parquet"
+SAMPLE_TFRECORD = REPO / "data" / "sample" / "flights.tfrecord.gz"
+FLIGHTS_CONFIG = REPO / "configs" / "flights.yaml"
+
+Rows = dict[str, list]  # output name -> one value per row
+
+
+def run_cli(*args: Any) -> int:
+    """`featurecross ARGS...` in this process; returns the exit code."""
+    from pipeline.cli import main
+    return main([str(a) for a in args])
+
+
+# --- a run's side files ----------------------------------------------------
+
+def read_manifest(out: pathlib.Path) -> dict[str, Any]:
+    """OUT/manifest.json, parsed."""
+    return json.loads((out / "manifest.json").read_text())
+
+
+def manifest_boundaries(out: pathlib.Path) -> dict[str, list[float]]:
+    """{bucketize feature: its boundaries} as the run's manifest records them."""
+    return {f["name"]: f["boundaries"] for f in read_manifest(out)["features"]
+            if "boundaries" in f}
+
+
+def invalid_rows(out: pathlib.Path) -> list[dict[str, Any]]:
+    """The quarantined rows in OUT/invalid/, in file order."""
+    return [json.loads(line) for path in sorted((out / "invalid").glob("part-*"))
+            for line in path.read_text().splitlines()]
+
+
+# --- raw input -------------------------------------------------------------
+
+def read_raw_rows(parquet: pathlib.Path, config: Config) -> list[dict[str, Any]]:
+    """The raw rows of a Parquet file, schema columns only, nulls as None."""
+    return pq.read_table(parquet, columns=list(config.schema)).to_pylist()
+
+
+def default_columns(rows: list[dict], config: Config) -> dict[str, list]:
+    """Raw columns with the defaults applied; a null sequence is empty."""
+    columns = {}
+    for name, column in config.schema.items():
+        fill = [] if column.is_sequence else column.default
+        values = [fill if row[name] is None else row[name] for row in rows]
+        if column.type == "float":
+            values = np.array(values, np.float32).tolist()  # the job reads float32
+        columns[name] = values
+    return columns
+
+
+def to_example(row: Mapping[str, Any], schema: Mapping[str, Column]) -> bytes:
+    """A serialized tf.Example of a raw row; null cells are left out."""
+    features = {}
+    for name, column in schema.items():
+        value = row.get(name)
+        if value is None:
+            continue
+        values = value if column.is_sequence else [value]
+        if column.type == "string":
+            feature = tf.train.Feature(bytes_list=tf.train.BytesList(
+                value=[v if isinstance(v, bytes) else v.encode("utf-8") for v in values]))
+        elif column.type == "int":
+            feature = tf.train.Feature(int64_list=tf.train.Int64List(value=values))
+        else:
+            feature = tf.train.Feature(float_list=tf.train.FloatList(value=values))
+        features[name] = feature
+    example = tf.train.Example(features=tf.train.Features(feature=features))
+    return example.SerializeToString()
+
+
+def examples(rows: list[dict], config: Config) -> list[bytes]:
+    return [to_example(row, config.schema) for row in rows]
+
+
+# --- the forms of output, as Rows ------------------------------------------
+
+def batch_rows(out: pathlib.Path, config: Config) -> Rows:
+    """OUT/data (Parquet or TFRecord), in file order, one canonical value per row."""
+    spec = output_feature_spec(config)
+    files = sorted(str(path) for path in (out / "data").glob("part-*"))
+    if config.output_format == "tfrecord":
+        records = list(tf.data.TFRecordDataset(files, compression_type="GZIP")
+                       .as_numpy_iterator())
+        parsed = tf.io.parse_example(records, spec)
+        return tensors_to_rows(split_sparse(parsed), spec, len(records))
+    stored = pq.read_table(files).to_pydict()
+    return {name: (list(zip(stored[feature_spec.index_key[0]], stored[feature_spec.value_key]))
+                   if isinstance(feature_spec, tf.io.SparseFeature) else stored[name])
+            for name, feature_spec in spec.items()}
+
+
+def split_sparse(tensors: dict) -> dict[str, np.ndarray]:
+    """Tensors as the serving signature gives them: a SparseTensor in `$` parts."""
+    flat = {}
+    for name, tensor in tensors.items():
+        if isinstance(tensor, tf.SparseTensor):
+            flat[f"{name}$indices"] = tensor.indices.numpy()
+            flat[f"{name}$values"] = tensor.values.numpy()
+        else:
+            flat[name] = np.asarray(tensor)
+    return flat
+
+
+def served_rows(out: pathlib.Path, config: Config, rows: list[dict]) -> Rows:
+    """OUT/serving's outputs for the raw rows, computed in a fresh process."""
+    from pipeline.verify import serve_in_fresh_process
+    served = serve_in_fresh_process(str(out / "serving"), examples(rows, config))
+    return tensors_to_rows(served, output_feature_spec(config), len(rows))
+
+
+def tensors_to_rows(tensors: dict[str, np.ndarray], spec: dict, count: int) -> Rows:
+    """Signature outputs (sparse ones split in `$indices`, `$values`) as Rows."""
+    result = {}
+    for name, feature_spec in spec.items():
+        if isinstance(feature_spec, tf.io.FixedLenFeature):
+            result[name] = np.asarray(tensors[name]).tolist()
+            continue
+        indices = np.asarray(tensors[f"{name}$indices"]).tolist()
+        values = np.asarray(tensors[f"{name}$values"]).tolist()
+        columns, cells = [[] for _ in range(count)], [[] for _ in range(count)]
+        for (row, column), value in zip(indices, values):
+            columns[row].append(column)
+            cells[row].append(value)
+        result[name] = (list(zip(columns, cells)) if isinstance(feature_spec, tf.io.SparseFeature)
+                        else cells)
+    return result
+
+
+def row_differences(actual: Rows, expected: Rows, names: list[str], *,
+                    rtol: float = 0.0, atol: float = 0.0) -> list[str]:
+    """One line per feature that differs: how many rows, and the first of them."""
+    def same(a: Any, b: Any) -> bool:
+        if (rtol or atol) and not isinstance(a, tuple):
+            return np.shape(a) == np.shape(b) and np.allclose(a, b, rtol=rtol, atol=atol)
+        return _plain(a) == _plain(b)
+
+    problems = []
+    for name in names:
+        mine, theirs = actual[name], expected[name]
+        if len(mine) != len(theirs):
+            problems.append(f"{name}: {len(mine)} rows != {len(theirs)} rows")
+            continue
+        bad = [i for i, (a, b) in enumerate(zip(mine, theirs)) if not same(a, b)]
+        if bad:
+            problems.append(f"{name}: {len(bad)} rows differ; row {bad[0]}: "
+                            f"{mine[bad[0]]!r} != {theirs[bad[0]]!r}")
+    return problems
+
+
+def _plain(value: Any) -> Any:
+    return [_plain(v) for v in value] if isinstance(value, (list, tuple)) else value
+
+
+# --- tensors for the feature unit tests -------------------------------------
+
+# Raw columns the feature unit tests build features over (see `make_feature`).
+SCHEMA = {
+    "s1": {"type": "string"}, "s2": {"type": "string"}, "i1": {"type": "int"},
+    "x": {"type": "float"}, "y": {"type": "float"}, "z": {"type": "float"},
+    "tokens": {"type": "string", "shape": "sequence"},
+    "codes": {"type": "int", "shape": "sequence"},
+}
+
+
+def make_feature(spec: dict) -> Feature:
+    """One validated feature named `f` over SCHEMA, built the way the config loader builds it."""
+    config = parse_config({"input": {"format": "parquet"}, "schema": SCHEMA,
+                           "features": [{"name": "f", **spec}]}, path="test.yaml")
+    return config.features[0]
+
+
+def column(values: list) -> tf.Tensor:
+    """A dense scalar column: int64 for ints, string otherwise."""
+    is_int = all(isinstance(v, int) for v in values)
+    return tf.constant(values, tf.int64 if is_int else tf.string)
+
+
+def columns(data: dict[str, list]) -> dict[str, tf.Tensor]:
+    return {name: column(values) for name, values in data.items()}
+
+
+def sequence(rows: list[list]) -> tf.SparseTensor:
+    """A sequence column as the pipeline sees it: SparseTensor [batch, None]."""
+    is_int = all(isinstance(v, int) for row in rows for v in row)
+    return tf.ragged.constant(rows, tf.int64 if is_int else tf.string).to_sparse()
+
+
+def as_2d(tensor: tf.Tensor | tf.SparseTensor) -> tf.Tensor | tf.SparseTensor:
+    return tensor if isinstance(tensor, tf.SparseTensor) else tf.reshape(tensor, [-1, 1])
+
+
+def one_per_row(tensor: tf.Tensor) -> tf.SparseTensor:
+    """A dense column as a `[batch, 1]` SparseTensor keeping every value, "" and 0 too."""
+    return tf.RaggedTensor.from_row_lengths(tensor, tf.ones_like(tensor, tf.int64)).to_sparse()
+
+
+def sparse_rows(tensor: tf.SparseTensor) -> list[list]:
+    """Values of each row, in stored order."""
+    rows = [[] for _ in range(int(tensor.dense_shape[0]))]
+    for (row, _), value in zip(tensor.indices.numpy(), tensor.values.numpy()):
+        rows[row].append(value)
+    return rows
+
+
+def assert_sparse_equal(actual: tf.SparseTensor, expected: tf.SparseTensor) -> None:
+    expected = tf.sparse.reorder(expected)
+    np.testing.assert_array_equal(actual.indices, expected.indices)
+    np.testing.assert_array_equal(actual.values, expected.values)
+    np.testing.assert_array_equal(actual.dense_shape, expected.dense_shape)
