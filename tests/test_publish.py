@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.publish import SUCCESS, Publication, PublishError, is_complete
-from tests.conftest import FLIGHTS_CONFIG, SAMPLE_PARQUET, run_cli
+from tests.support import FLIGHTS_CONFIG, SAMPLE_PARQUET, run_cli
 
 
 def test_a_finished_run_writes_success_last(flights_parquet_run):
