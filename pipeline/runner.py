@@ -123,7 +123,8 @@ def _copy_transform_fn(source_dir: str, staging: str) -> None:
             raise JobError(f"--transform-fn {source_dir}: no {name}/ there; pass the output "
                            "directory of an earlier featurecross run")
         for root, _, files in tf.io.gfile.walk(source):
-            target_root = os.path.join(staging, name, os.path.relpath(root, source))
+            relative = os.path.relpath(root, source)  # "." would be a literal name on gs://
+            target_root = os.path.join(staging, name, "" if relative == "." else relative)
             tf.io.gfile.makedirs(target_root)
             for file_name in files:
                 tf.io.gfile.copy(os.path.join(root, file_name),

@@ -58,3 +58,17 @@ def _config_with_output_format(tmp_path_factory, output_format: str, *,
     path = tmp_path_factory.mktemp("configs") / f"flights_{input_format}_{output_format}.yaml"
     path.write_text(text)
     return path
+
+
+@pytest.fixture(scope="session")
+def gcs():
+    """A local GCS emulator with one bucket (`gcs.bucket`, a gs:// URL); see gcs_emulator.py."""
+    from tests.gcs_emulator import EmulatorUnavailable, start_emulator
+    try:
+        emulator = start_emulator()
+    except EmulatorUnavailable as error:
+        pytest.skip(f"gs:// tests need the local GCS emulator, which cannot start here: "
+                    f"{error}")
+    emulator.bucket = emulator.create_bucket("featurecross-test")
+    yield emulator
+    emulator.stop()

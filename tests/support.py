@@ -10,7 +10,9 @@ feature, how many rows differ and shows the first.
 
 from __future__ import annotations
 
+import collections
 import json
+import os
 import pathlib
 from typing import Any, Mapping
 
@@ -232,3 +234,29 @@ def assert_sparse_equal(actual: tf.SparseTensor, expected: tf.SparseTensor) -> N
     np.testing.assert_array_equal(actual.indices, expected.indices)
     np.testing.assert_array_equal(actual.values, expected.values)
     np.testing.assert_array_equal(actual.dense_shape, expected.dense_shape)
+
+
+# --- a run's content, wherever it lives --------------------------------------
+# Runs on different runners or filesystems write the same rows in different
+# files, orders and tf.Example map orders; their content is equal when these
+# multisets are. Reads local paths and gs:// alike, through tf.io.gfile.
+
+def tfrecord_content(output_dir) -> collections.Counter:
+    """Counter of rows, a row being its features sorted by name with their values."""
+    files = sorted(tf.io.gfile.glob(os.path.join(str(output_dir), "data",
+                                                 "part-*.tfrecord.gz")))
+    assert files, f"no TFRecord data files in {output_dir}"
+    rows: collections.Counter = collections.Counter()
+    for record in tf.data.TFRecordDataset(files, compression_type="GZIP").as_numpy_iterator():
+        rows[_row(tf.train.Example.FromString(record))] += 1
+    return rows
+
+
+def _row(example: tf.train.Example) -> tuple:
+    features = example.features.feature
+    return tuple((name, _values(features[name])) for name in sorted(features))
+
+
+def _values(feature: tf.train.Feature) -> tuple:
+    kind = feature.WhichOneof("kind")
+    return (kind, tuple(getattr(feature, kind).value)) if kind else (None, ())
