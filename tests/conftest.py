@@ -7,7 +7,10 @@ change these outputs: copy one first (see test_verify.py) to tamper with it.
 
 from __future__ import annotations
 
+import dataclasses
 import pathlib
+import subprocess
+import sys
 
 import pytest
 
@@ -18,13 +21,28 @@ from tests.support import FLIGHTS_CONFIG, REPO, SAMPLE_TFRECORD, run_cli
 quiet_libraries()
 
 
+@dataclasses.dataclass(frozen=True)
+class Job:
+    out: pathlib.Path
+    process: subprocess.CompletedProcess
+
+
 @pytest.fixture(scope="session")
-def flights_parquet_run(tmp_path_factory) -> pathlib.Path:
-    """configs/flights.yaml on the Parquet sample, Parquet out."""
+def flights_parquet_job(tmp_path_factory) -> Job:
+    """configs/flights.yaml on the Parquet sample, Parquet out, run as a user runs it:
+    `python -m pipeline` in a subprocess (its terminal output is checked in test_cli.py)."""
     out = tmp_path_factory.mktemp("runs") / "parquet"
     config = _config_with_output_format(tmp_path_factory, "parquet")
-    assert run_cli("run", "--config", config, "--output", out) == 0
-    return out
+    done = subprocess.run([sys.executable, "-m", "pipeline", "run", "--config", str(config),
+                           "--output", str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    return Job(out, done)
+
+
+@pytest.fixture(scope="session")
+def flights_parquet_run(flights_parquet_job) -> pathlib.Path:
+    return flights_parquet_job.out
 
 
 @pytest.fixture(scope="session")

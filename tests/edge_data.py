@@ -23,12 +23,10 @@ import tensorflow as tf
 import yaml
 
 from pipeline.config import parse_config
-from tests.support import run_cli, to_example
+from tests.support import EDGE_INTS, EDGE_STRINGS, run_cli, to_example
 
 SEED_A, SEED_B = 20261120, 20261121
 ROWS = 300
-STRINGS = ["", "東京", "café", "😀🚀", "NYC", "a b", "ß" * 40, "x"]
-INTS = [-1, 0, 1, -2**63, 2**63 - 1, 42, -123456789012, 2**40 + 1]
 TAGS = ["", "東京", "café", "😀", "tag", "TAG", "t a g"] + [f"t{i}" for i in range(20)]
 LONG_SEQUENCE = 30
 
@@ -96,8 +94,8 @@ def edge_rows(seed: int, rows: int = ROWS) -> list[dict[str, Any]]:
                   if rng.random() < 0.2 else round(float(rng.normal(0, 50)), 3))
         result.append({
             "row_id": row_id,
-            "city": maybe_null(str(rng.choice(STRINGS))),
-            "code": maybe_null(int(rng.choice(INTS)) if rng.random() < 0.5
+            "city": maybe_null(str(rng.choice(EDGE_STRINGS))),
+            "code": maybe_null(int(rng.choice(EDGE_INTS)) if rng.random() < 0.5
                                else int(rng.integers(-10**6, 10**6))),
             "price": maybe_null(round(float(rng.uniform(-2.0, 3.5)), 2)),
             "weight": weight,

@@ -14,6 +14,9 @@ import collections
 import json
 import os
 import pathlib
+import subprocess
+import sys
+import tempfile
 from typing import Any, Mapping
 
 import numpy as np
@@ -29,6 +32,13 @@ SAMPLE_TFRECORD = REPO / "data" / "sample" / "flights.tfrecord.gz"
 FLIGHTS_CONFIG = REPO / "configs" / "flights.yaml"
 
 Rows = dict[str, list]  # output name -> one value per row
+
+# The values that tend to break hashing and parsing, used by every test that
+# needs edge values (unit tests, the reference, the edge data set): empty and
+# non-ASCII strings, int64 extremes. The two lists have the same length, so
+# they also make rows.
+EDGE_STRINGS = ["", "A", "東京", "café", "😀🚀", "a longer string, with spaces", "ß" * 40, "x"]
+EDGE_INTS = [0, 101, -1, 7, -2**63, 2**63 - 1, -123456789012, 2**40 + 1]
 
 
 def run_cli(*args: Any) -> int:
@@ -128,10 +138,51 @@ def split_sparse(tensors: dict) -> dict[str, np.ndarray]:
     return flat
 
 
+# Runs in a fresh interpreter that never imports the project: TensorFlow, the
+# SavedModels and the examples only. Serves each (model, examples) pair in turn.
+SERVE_SCRIPT = """
+import json, sys
+import numpy as np
+import tensorflow as tf
+for serving_dir, examples_path, result_path in json.loads(sys.argv[1]):
+    examples = [r.numpy() for r in tf.data.TFRecordDataset(examples_path)]
+    serve = tf.saved_model.load(serving_dir).signatures["serving_default"]
+    outputs = serve(examples=tf.constant(examples, tf.string))
+    np.savez(result_path, **{k: v.numpy() for k, v in outputs.items()})
+assert not any(m.split(".")[0] in ("pipeline", "tests") for m in sys.modules)
+"""
+
+
+def serve_in_one_fresh_process(requests: list[tuple[pathlib.Path, list[bytes]]]
+                               ) -> list[dict[str, np.ndarray]]:
+    """`serving_default` outputs for each (serving dir, examples), in one new interpreter.
+
+    One process for several models saves a TensorFlow start-up per model.
+    """
+    with tempfile.TemporaryDirectory() as scratch:
+        jobs = []
+        for index, (serving_dir, records) in enumerate(requests):
+            examples_path = os.path.join(scratch, f"examples_{index}.tfrecord")
+            with tf.io.TFRecordWriter(examples_path) as writer:
+                for record in records:
+                    writer.write(record)
+            jobs.append((str(pathlib.Path(serving_dir).resolve()), examples_path,
+                         os.path.join(scratch, f"served_{index}.npz")))
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+        done = subprocess.run([sys.executable, "-c", SERVE_SCRIPT, json.dumps(jobs)],
+                              cwd=scratch, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-3000:]
+        results = []
+        for _, _, result_path in jobs:
+            with np.load(result_path, allow_pickle=True) as result:  # strings; our own file
+                results.append({name: result[name] for name in result.files})
+        return results
+
+
 def served_rows(out: pathlib.Path, config: Config, rows: list[dict]) -> Rows:
     """OUT/serving's outputs for the raw rows, computed in a fresh process."""
-    from pipeline.verify import serve_in_fresh_process
-    served = serve_in_fresh_process(str(out / "serving"), examples(rows, config))
+    (served,) = serve_in_one_fresh_process([(out / "serving", examples(rows, config))])
     return tensors_to_rows(served, output_feature_spec(config), len(rows))
 
 

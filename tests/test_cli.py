@@ -1,24 +1,28 @@
-"""End-to-end runs of the CLI on the shipped sample, checked row by row."""
+"""The CLI end to end: what a run writes and prints, and how it fails.
+
+Whether the features are right, row by row, is test_parity.py's job; how
+single rows are judged is test_rows.py's and test_sources.py's.
+"""
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
-from sklearn.preprocessing import PolynomialFeatures
 
 from pipeline.config import load_config
 from tests import edge_data
 from tests.support import (
     FLIGHTS_CONFIG,
     SAMPLE_PARQUET,
-    SAMPLE_TFRECORD,
+    batch_rows,
+    default_columns,
     invalid_rows,
     read_manifest,
+    read_raw_rows,
     run_cli,
 )
 
@@ -30,27 +34,10 @@ def read_parquet_output(out) -> pa.Table:
     return pq.read_table(sorted((out / "data").glob("part-*.parquet")))
 
 
-def read_tfrecord_output(out) -> dict[str, np.ndarray]:
-    """All rows of a TFRecord output, parsed with the run's own feature spec."""
-    spec = tft.TFTransformOutput(str(out)).transformed_feature_spec()
-    files = sorted(str(p) for p in (out / "data").glob("part-*.tfrecord.gz"))
-    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP").batch(100_000)
-    parsed = tf.io.parse_example(next(iter(dataset)), spec)
-    return {name: (tf.sparse.to_dense(t) if isinstance(t, tf.SparseTensor) else t).numpy()
-            for name, t in parsed.items()}
-
-
 @pytest.fixture(scope="module")
-def raw() -> dict[str, np.ndarray]:
-    """The raw sample with the config's defaults applied, as NumPy columns."""
-    table = pq.read_table(SAMPLE_PARQUET)
-    columns = {}
-    for name, column in CONFIG.schema.items():
-        values = table[name]
-        if column.has_default:
-            values = values.fill_null(column.default)
-        columns[name] = values.to_numpy(zero_copy_only=False)
-    return columns
+def raw() -> dict[str, list]:
+    """The raw sample's columns with the config's defaults applied."""
+    return default_columns(read_raw_rows(SAMPLE_PARQUET, CONFIG), CONFIG)
 
 
 def test_parquet_run_writes_every_row_and_the_declared_schema(flights_parquet_run):
@@ -68,75 +55,13 @@ def test_parquet_run_writes_every_row_and_the_declared_schema(flights_parquet_ru
             assert name in stored
 
 
-def test_parquet_run_matches_keras_row_by_row(flights_parquet_run, raw):
-    out = read_parquet_output(flights_parquet_run).to_pydict()
-    route = keras.layers.HashedCrossing(num_bins=FEATURES["route"].num_bins)
-    np.testing.assert_array_equal(out["route"], route((raw["origin"], raw["dest"])))
-
-    tailnum = keras.layers.Hashing(num_bins=FEATURES["tailnum_id"].num_bins)
-    np.testing.assert_array_equal(out["tailnum_id"], tailnum(raw["tailnum"]))
-
-    carrier = FEATURES["carrier_id"]
-    carrier_one_hot = keras.layers.Hashing(num_bins=carrier.num_bins, salt=list(carrier.salt),
-                                           output_mode="one_hot")
-    np.testing.assert_array_equal(np.array(out["carrier_id"]), carrier_one_hot(raw["carrier"]))
-
-    carrier_x_hour = keras.layers.HashedCrossing(
-        num_bins=FEATURES["carrier_x_hour"].num_bins, output_mode="one_hot", sparse=True)
-    expected = tf.sparse.reorder(carrier_x_hour((raw["carrier"], raw["hour"])))
-    np.testing.assert_array_equal(
-        np.concatenate(out["carrier_x_hour$sparse_indices_0"]), expected.indices[:, 1])
-    assert all(v == [1.0] for v in out["carrier_x_hour$sparse_values"])
-
-    season = keras.layers.Discretization(
-        bin_boundaries=list(FEATURES["month_season"].boundaries))
-    np.testing.assert_array_equal(out["month_season"], season(raw["month"]))
-
-    origin_x_distance = keras.layers.HashedCrossing(
-        num_bins=FEATURES["origin_x_distance"].num_bins)
-    np.testing.assert_array_equal(
-        out["origin_x_distance"],
-        origin_x_distance((raw["origin"], np.array(out["distance_bucket"]))))
-
-    for name in CONFIG.keep:
-        assert out[name] == [v.encode() for v in raw[name]]
-
-
-def test_parquet_run_numeric_crosses_match_numpy_and_sklearn(flights_parquet_run, raw):
-    out = read_parquet_output(flights_parquet_run).to_pydict()
-    floats = {name: raw[name].astype(np.float32) for name in ("dep_delay", "arr_delay",
-                                                               "distance")}
-    np.testing.assert_array_equal(out["delay_x_distance"],
-                                  floats["dep_delay"] * floats["distance"])
-    poly = FEATURES["delays_poly"]
-    reference = PolynomialFeatures(degree=poly.degree, interaction_only=poly.interaction_only,
-                                   include_bias=poly.include_bias)
-    expected = reference.fit_transform(np.stack([floats[n] for n in poly.inputs], axis=1))
-    np.testing.assert_allclose(np.array(out["delays_poly"]), expected, rtol=1e-6)
-
-
 def test_quantile_buckets_are_monotonic_and_balanced(flights_parquet_run, raw):
     buckets = np.array(read_parquet_output(flights_parquet_run)["distance_bucket"])
     num_buckets = FEATURES["distance_bucket"].num_buckets
-    order = np.argsort(raw["distance"].astype(np.float32), kind="stable")
+    order = np.argsort(np.array(raw["distance"], np.float32), kind="stable")
     assert np.all(np.diff(buckets[order]) >= 0)
     assert set(np.unique(buckets)) <= set(range(num_buckets))
     assert len(np.unique(buckets)) >= num_buckets - 2  # distances repeat a lot per route
-
-
-def test_tfrecord_input_and_output_match_the_parquet_run(flights_tfrecord_run,
-                                                         flights_parquet_run):
-    tfrecord = read_tfrecord_output(flights_tfrecord_run)
-    parquet = read_parquet_output(flights_parquet_run).to_pydict()
-    assert len(tfrecord["route"]) == len(parquet["route"])
-    for name in ("route", "tailnum_id", "distance_bucket", "origin_x_distance",
-                 "month_season", "delay_x_distance"):
-        np.testing.assert_array_equal(tfrecord[name], parquet[name], err_msg=name)
-    np.testing.assert_array_equal(tfrecord["carrier_id"], np.array(parquet["carrier_id"]))
-    np.testing.assert_allclose(tfrecord["delays_poly"], np.array(parquet["delays_poly"]),
-                               rtol=1e-6)
-    hot = np.argmax(tfrecord["carrier_x_hour"], axis=1)
-    np.testing.assert_array_equal(hot, np.concatenate(parquet["carrier_x_hour$sparse_indices_0"]))
 
 
 def test_validate_prints_the_plan(capsys):
@@ -233,7 +158,7 @@ def test_quarantine_sets_bad_rows_aside_and_counts_reconcile(dirty_parquet, tmp_
         (str(dirty_parquet), 3, "carrier")]
     assert invalid[0]["values"]["carrier"] is None
     assert read_manifest(out)["rows"] == {"read": 10, "written": 9, "quarantined": 1}
-    written = read_tfrecord_output(out)
+    written = batch_rows(out, CONFIG)  # flights.yaml writes TFRecord
     assert len(written["route"]) == 9
     # Row 7's missing dep_delay took its default, 0.0, so its product is 0.
     assert written["delay_x_distance"][6] == 0.0
@@ -246,62 +171,6 @@ def test_an_unreadable_file_is_named(tmp_path, capsys):
                    "--output", tmp_path / "out") == 1
     assert f"unreadable input: {broken}: cannot be read as Parquet" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
-
-
-def _tfrecord_config(tmp_path) -> str:
-    config = tmp_path / "tfrecord.yaml"
-    config.write_text(FLIGHTS_CONFIG.read_text().replace("  format: parquet\n",
-                                                         "  format: tfrecord\n", 1))
-    return config
-
-
-def test_a_truncated_tfrecord_file_is_named(tmp_path, capsys):
-    truncated = tmp_path / "truncated.tfrecord.gz"
-    truncated.write_bytes(SAMPLE_TFRECORD.read_bytes()[:100_000])
-    assert run_cli("run", "--config", _tfrecord_config(tmp_path), "--input", truncated,
-                   "--output", tmp_path / "out") == 1
-    assert f"{truncated}: cannot be read as TFRecord" in capsys.readouterr().err
-
-
-def test_a_tf_example_of_the_wrong_type_is_quarantined(tmp_path):
-    rows = pq.read_table(SAMPLE_PARQUET).slice(0, 5).to_pylist()
-    path = tmp_path / "typed.tfrecord"
-    with tf.io.TFRecordWriter(str(path)) as writer:
-        for index, row in enumerate(rows):
-            feature = {
-                name: tf.train.Feature(bytes_list=tf.train.BytesList(value=[row[name].encode()]))
-                for name in ("carrier", "origin", "dest", "tailnum")}
-            for name in ("hour", "month"):
-                feature[name] = tf.train.Feature(int64_list=tf.train.Int64List(value=[row[name]]))
-            for name in ("distance", "dep_delay", "arr_delay"):
-                feature[name] = tf.train.Feature(float_list=tf.train.FloatList(value=[row[name]]))
-            if index == 2:  # an hour sent as a float
-                feature["hour"] = tf.train.Feature(float_list=tf.train.FloatList(value=[6.5]))
-            writer.write(tf.train.Example(
-                features=tf.train.Features(feature=feature)).SerializeToString())
-    out = tmp_path / "out"
-    assert run_cli("run", "--config", _tfrecord_config(tmp_path), "--input", path,
-                   "--output", out, "--on-invalid", "quarantine") == 0
-    (invalid,) = invalid_rows(out)
-    assert (invalid["file"], invalid["row"], invalid["column"]) == (str(path), 2, "hour")
-    assert "cannot be decoded" in invalid["reason"]
-    assert read_manifest(out)["rows"] == {
-        "read": 5, "written": 4, "quarantined": 1}
-
-
-def test_a_column_of_the_wrong_type_quarantines_its_rows(tmp_path):
-    table = pq.read_table(SAMPLE_PARQUET).slice(0, 4)
-    table = table.set_column(table.schema.get_field_index("hour"), "hour",
-                             pa.array(["six", "seven", "6", "7"]))
-    path = tmp_path / "strings.parquet"
-    pq.write_table(table, path)
-    out = tmp_path / "out"
-    assert run_cli("run", "--config", FLIGHTS_CONFIG, "--input", path, "--output", out,
-                   "--on-invalid", "quarantine") == 0
-    invalid = invalid_rows(out)
-    assert sorted(r["row"] for r in invalid) == [0, 1, 2, 3]
-    assert all(r["column"] == "hour" and "cannot be read as int" in r["reason"]
-               for r in invalid)
 
 
 def test_manifest_stats_describe_the_written_columns(flights_parquet_run):
@@ -319,20 +188,13 @@ def test_manifest_stats_describe_the_written_columns(flights_parquet_run):
     assert set(manifest["timings"]) == {"pipeline", "serving_export_and_manifest"}
 
 
-def test_python_dash_m_runs_the_job_with_a_clean_terminal(tmp_path):
+def test_python_dash_m_runs_the_job_with_a_clean_terminal(flights_parquet_job):
     """The real entry point in a subprocess: summary on stdout, nothing on stderr."""
-    import subprocess
-    import sys
-    out = tmp_path / "out"
-    done = subprocess.run(
-        [sys.executable, "-m", "pipeline", "run", "--config", str(FLIGHTS_CONFIG),
-         "--input", str(SAMPLE_PARQUET), "--output", str(out)],
-        capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
+    done = flights_parquet_job.process
     assert done.stderr == ""
     rows = pq.read_metadata(SAMPLE_PARQUET).num_rows
     assert f"rows read:        {rows:,}" in done.stdout
     assert f"rows written:     {rows:,}" in done.stdout
     assert "rows quarantined: 0" in done.stdout
-    assert str(out) in done.stdout
-    assert (out / "manifest.json").exists()
+    assert str(flights_parquet_job.out) in done.stdout
+    assert (flights_parquet_job.out / "manifest.json").exists()

@@ -22,6 +22,8 @@ from pipeline.config import parse_config
 from pipeline.features import compute_feature, encode, make_preprocessing_fn
 from pipeline.schema import raw_feature_spec
 from tests.support import (
+    EDGE_INTS,
+    EDGE_STRINGS,
     as_2d,
     assert_sparse_equal,
     column,
@@ -37,9 +39,7 @@ SEED_COLUMNS = {"s1": ["A", "B", "A", "B", "A"], "i1": [101, 101, 101, 102, 102]
 SEED_IDS = [1, 4, 1, 1, 3]
 SEED_ONE_HOT = [[0, 1, 0, 0, 0], [0, 0, 0, 0, 1], [0, 1, 0, 0, 0],
                 [0, 1, 0, 0, 0], [0, 0, 0, 1, 0]]
-EDGE_STRINGS = ["", "A", "東京", "café", "😀", "a longer string, with spaces"]
-OTHER_STRINGS = ["B", "", "café", "東京", "x", "😀"]
-EDGE_INTS = [0, 101, -1, -2**63, 2**63 - 1, 7]
+OTHER_STRINGS = EDGE_STRINGS[1:] + EDGE_STRINGS[:1]  # pairs every edge string with another
 TOKENS = [[], ["a"], ["a", "東京", "", "a"], ["😀", "café"]]
 CODES = [[5, -1], [], [2**63 - 1], [0, 0, -2**63]]
 SCALARS = {"s1": ["DL", "", "AA", "café"], "i1": [1, -1, 2**63 - 1, -2**63]}

@@ -26,17 +26,19 @@ import tensorflow as tf
 from sklearn.preprocessing import PolynomialFeatures
 
 from pipeline.config import Config, Feature, load_config
+from pipeline.outputs import output_feature_spec
 from tests.farmhash_reference import DEFAULT_HASH_KEY, cross_row, hash_bucket
 from tests.support import (
     SAMPLE_PARQUET,
     Rows,
     batch_rows,
     default_columns,
+    examples,
     manifest_boundaries,
     read_manifest,
     read_raw_rows,
     row_differences,
-    served_rows,
+    serve_in_one_fresh_process,
     split_sparse,
     tensors_to_rows,
 )
@@ -180,27 +182,34 @@ class Case:
         self.features = [f.name for f in self.config.features]
         self.numeric = [f.name for f in self.config.features
                         if f.kind in ("product", "polynomial")]
+        self.served: Rows = {}  # filled by the `cases` fixture
 
     @functools.cached_property
     def batch(self) -> Rows:
         return batch_rows(self.out, self.config)
 
     @functools.cached_property
-    def served(self) -> Rows:
-        return served_rows(self.out, self.config, self.rows)
-
-    @functools.cached_property
     def keras(self) -> Rows:
         return keras_rows(self.config, self.columns, self.boundaries)
 
 
-@pytest.fixture(scope="module", params=["flights", "edge-parquet", "edge-tfrecord"])
-def case(request) -> Case:
-    if request.param == "flights":
-        out = request.getfixturevalue("flights_parquet_run")
-        return Case(out, pathlib.Path(read_manifest(out)["config_path"]), SAMPLE_PARQUET)
-    run = request.getfixturevalue(request.param.replace("-", "_") + "_run")
-    return Case(run.out, run.config, run.data.parquet)
+@pytest.fixture(scope="module")
+def cases(flights_parquet_run, edge_parquet_run, edge_tfrecord_run) -> dict[str, Case]:
+    """The three runs; their serving models all answer in one fresh process."""
+    config = pathlib.Path(read_manifest(flights_parquet_run)["config_path"])
+    built = {"flights": Case(flights_parquet_run, config, SAMPLE_PARQUET)}
+    for name, run in (("edge-parquet", edge_parquet_run), ("edge-tfrecord", edge_tfrecord_run)):
+        built[name] = Case(run.out, run.config, run.data.parquet)
+    served = serve_in_one_fresh_process([(c.out / "serving", examples(c.rows, c.config))
+                                         for c in built.values()])
+    for case, tensors in zip(built.values(), served):
+        case.served = tensors_to_rows(tensors, output_feature_spec(case.config), len(case.rows))
+    return built
+
+
+@pytest.fixture(params=["flights", "edge-parquet", "edge-tfrecord"])
+def case(request, cases) -> Case:
+    return cases[request.param]
 
 
 def test_rows_keep_input_order(case):
@@ -267,3 +276,18 @@ def test_manifest_boundaries_are_the_config_or_the_quantiles(case):
             assert found == list(feature.boundaries), feature.name
         else:
             assert len(found) == feature.num_buckets - 1 and found == sorted(found)
+
+
+def test_ids_are_in_range_and_not_degenerate(case):
+    """Guards the comparisons above against outputs (and references) that are constant."""
+    checked = 0
+    for feature in case.config.features:
+        if feature.kind not in ("cross", "hash") or feature.output != "int" or feature.is_sequence:
+            continue
+        ids = case.batch[feature.name]
+        assert 0 <= min(ids) and max(ids) < feature.num_bins, feature.name
+        sources = [case.columns.get(name) or case.batch[name] for name in feature.inputs]
+        combinations = len(set(zip(*sources)))
+        assert len(set(ids)) >= min(combinations, feature.num_bins, 10) // 2, feature.name
+        checked += 1
+    assert checked

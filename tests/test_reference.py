@@ -1,21 +1,15 @@
-"""The pure-Python reference agrees with TensorFlow and with the pipeline's output.
+"""The pure-Python reference agrees with TensorFlow on edge values.
 
-First on edge values against `tf.sparse.cross_hashed` and
-`tf.strings.to_hash_bucket_fast`, then row by row against a real run of
-configs/flights.yaml on the shipped sample (the `flights_parquet_run` fixture).
+Against `tf.sparse.cross_hashed` and `tf.strings.to_hash_bucket_fast`. The
+pipeline's own output is compared with this reference, row by row, in
+test_parity.py.
 """
 
 from __future__ import annotations
 
-import pathlib
-
-import numpy as np
-import pyarrow.parquet as pq
 import pytest
 import tensorflow as tf
 
-from pipeline.config import Config, Feature, load_config
-from pipeline.outputs import sparse_keys
 from tests.farmhash_reference import (
     DEFAULT_HASH_KEY,
     cross_hash,
@@ -23,10 +17,8 @@ from tests.farmhash_reference import (
     fingerprint64,
     hash_bucket,
 )
-from tests.support import FLIGHTS_CONFIG, SAMPLE_PARQUET
+from tests.support import EDGE_INTS, EDGE_STRINGS
 
-EDGE_STRINGS = ["", "A", "東京", "café", "😀", "a longer string, with spaces"]
-EDGE_INTS = [0, 101, -1, -2**63, 2**63 - 1]
 NUM_BINS = [2, 5000, 2**40, 0]
 
 
@@ -112,72 +104,3 @@ def test_cross_row_matches_tf_on_sequences(rows):
 def _dtype(value) -> tf.DType:
     first = value[0] if isinstance(value, list) and value else value
     return tf.int64 if isinstance(first, int) and not isinstance(first, list) else tf.string
-
-
-# --- The pipeline's output on the shipped sample ---------------------------------------
-
-@pytest.fixture(scope="module")
-def config() -> Config:
-    return load_config(str(FLIGHTS_CONFIG))
-
-
-@pytest.fixture(scope="module")
-def raw(config) -> dict[str, list]:
-    """The sample's schema columns as Python lists, nulls replaced by the column default."""
-    table = pq.read_table(SAMPLE_PARQUET, columns=list(config.schema))
-    return {name: [column.default if v is None else v for v in table.column(name).to_pylist()]
-            for name, column in config.schema.items()}
-
-
-@pytest.fixture(scope="module")
-def written(flights_parquet_run: pathlib.Path) -> dict[str, list]:
-    parts = sorted((flights_parquet_run / "data").glob("part-*.parquet"))
-    assert len(parts) == 1, parts
-    return pq.read_table(parts[0]).to_pydict()
-
-
-def feature(config: Config, name: str) -> Feature:
-    return next(f for f in config.features if f.name == name)
-
-
-def reference_cross(feature: Feature, columns: dict[str, list]) -> list[int]:
-    return [cross_hash(values, feature.num_bins, hash_key=feature.hash_key)
-            for values in zip(*(columns[name] for name in feature.inputs))]
-
-
-def test_rows_are_written_in_input_order(config, raw, written):
-    """Checked first: the row-by-row comparisons below rely on it."""
-    for name in config.keep:
-        assert [v.decode("utf-8") for v in written[name]] == raw[name], name
-
-
-@pytest.mark.parametrize("name", ["route", "origin_x_distance"])
-def test_int_crosses_match_reference(config, raw, written, name):
-    spec = feature(config, name)
-    assert spec.kind == "cross" and spec.output == "int"
-    columns = {**raw, **{n: written[n] for n in spec.inputs if n not in raw}}
-    assert written[name] == reference_cross(spec, columns)
-
-
-def test_sparse_one_hot_cross_matches_reference(config, raw, written):
-    spec = feature(config, "carrier_x_hour")
-    assert spec.output == "one_hot" and spec.sparse
-    index_key, value_key = sparse_keys(spec.name)
-    assert written[index_key] == [[i] for i in reference_cross(spec, raw)]
-    assert written[value_key] == [[1.0]] * len(raw[spec.inputs[0]])
-
-
-def test_hash_matches_reference(config, raw, written):
-    spec = feature(config, "tailnum_id")
-    assert spec.kind == "hash" and spec.salt is None and spec.output == "int"
-    assert config.schema[spec.inputs[0]].default == ""
-    assert "" in raw[spec.inputs[0]]  # the sample has null tail numbers
-    assert written[spec.name] == [hash_bucket(v, spec.num_bins) for v in raw[spec.inputs[0]]]
-
-
-def test_sample_ids_span_the_bins(config, written):
-    """Guards the comparisons above against a degenerate, constant output."""
-    for name in ("route", "tailnum_id", "origin_x_distance"):
-        ids = np.array(written[name])
-        assert ids.min() >= 0 and ids.max() < feature(config, name).num_bins
-        assert len(np.unique(ids)) > 10, name
