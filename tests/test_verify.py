@@ -1,7 +1,7 @@
 """`featurecross verify OUT --input P`: passes on good outputs, names a tampered feature.
 
-Good outputs: the flights sample (Parquet and TFRecord) and the edge-value
-set (unicode, nulls and sequences through verify's own tf.Example encoding).
+Good outputs: the flights sample read as TFRecord and the edge-value set as Parquet
+(unicode, nulls and sequences through verify's own tf.Example encoding).
 Tampered outputs: a copy of a good one with one feature rewritten in a few
 rows of OUT/data.
 """
