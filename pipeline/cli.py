@@ -14,7 +14,7 @@ import os
 import sys
 import warnings
 
-from pipeline.config import ConfigError, load_config
+from pipeline.config import ConfigError, UnknownKindError, load_config
 from pipeline.dataflow_checks import DataflowOptionsError, check_dataflow_options
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -150,8 +150,10 @@ def _describe(feature) -> str:
                    else f"(boundaries {list(feature.boundaries)})"))
     elif feature.kind == "product":
         text = f"product {inputs} (float32)"
-    else:
+    elif feature.kind == "polynomial":
         text = f"polynomial terms {', '.join(feature.polynomial_term_names())} (float32)"
+    else:
+        raise UnknownKindError(feature, "validate")
     if feature.is_categorical and feature.output != "int":
         text += f", {'sparse ' if feature.sparse else ''}{feature.output}"
     return text + (", per sequence element" if feature.is_sequence else "")

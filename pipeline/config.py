@@ -8,6 +8,7 @@ and what is allowed, so a user can fix the YAML without reading code.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import itertools
 from typing import Any, Mapping, Sequence
 
@@ -26,18 +27,48 @@ OUTPUT_MODES = ("int", "one_hot", "multi_hot")
 FEATURE_KINDS = ("cross", "hash", "bucketize", "product", "polynomial")
 
 
+class _NotGiven:
+    """What a ConfigError received when there is no value to show (a missing key)."""
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+
+NOT_GIVEN: Any = _NotGiven()
+
+
+def did_you_mean(name: Any, options: Sequence[str]) -> str | None:
+    """"Did you mean 'x'?" for the option closest to a misspelt `name`, if one is close."""
+    close = difflib.get_close_matches(str(name), [str(o) for o in options], n=1)
+    return f"Did you mean {close[0]!r}?" if close else None
+
+
+def _hints(*hints: str | None) -> str | None:
+    return " ".join(h for h in hints if h) or None
+
+
+class UnknownKindError(ValueError):
+    """Code met a feature kind it does not handle: a kind was added to FEATURE_KINDS
+    without teaching every kind dispatch about it."""
+
+    def __init__(self, feature: "Feature", where: str) -> None:
+        super().__init__(f"{where}: feature {feature.name!r} has kind {feature.kind!r}, "
+                         f"which it does not handle (known: {', '.join(FEATURE_KINDS)})")
+
+
 class ConfigError(ValueError):
     """A config that cannot run; the message says where and how to fix it."""
 
     def __init__(self, path: str, key: str, problem: str, *,
-                 allowed: str | None = None, received: Any = None,
+                 allowed: str | None = None, received: Any = NOT_GIVEN,
                  hint: str | None = None) -> None:
         message = f"{path}: {key}: {problem}"
         if allowed:
             message += f" Allowed: {allowed}."
         if hint:
             message += f" {hint}"
-        message += f" Received: {key.split('.')[-1]}={received!r}"
+        if received is not NOT_GIVEN:  # a missing key or an unreadable file has no value
+            message += f" Received: {key.split('.')[-1]}={received!r}"
         super().__init__(message)
         self.key = key
 
@@ -147,11 +178,10 @@ def load_config(path: str) -> Config:
         with open(path, encoding="utf-8") as handle:
             raw = yaml.safe_load(handle)
     except OSError as error:
-        raise ConfigError(path, "<file>", f"cannot read the file ({error.strerror}).",
-                          received=path) from error
+        raise ConfigError(path, "<file>", f"cannot read the file ({error.strerror}).") \
+            from error
     except yaml.YAMLError as error:
-        raise ConfigError(path, "<file>", f"is not valid YAML ({error}).",
-                          received=None) from error
+        raise ConfigError(path, "<file>", f"is not valid YAML ({error}).") from error
     return parse_config(raw, path=path)
 
 
@@ -176,15 +206,17 @@ class _Parser:
         for name in value:
             if name not in allowed_keys:
                 raise self.error(_join(key, name), "unknown key.",
-                                 value[name], allowed=", ".join(allowed_keys))
+                                 value[name], allowed=", ".join(allowed_keys),
+                                 hint=did_you_mean(name, allowed_keys))
         for name in required:
             if name not in value:
-                raise self.error(_join(key, name), "is required.", None)
+                raise self.error(_join(key, name), "is required.", NOT_GIVEN)
         return value
 
     def choice(self, value: Any, key: str, choices: Sequence[str]) -> str:
         if value not in choices:
-            raise self.error(key, "is not a known value.", value, allowed=" | ".join(choices))
+            raise self.error(key, "is not a known value.", value, allowed=" | ".join(choices),
+                             hint=did_you_mean(value, choices))
         return value
 
     def integer(self, value: Any, key: str, *, minimum: int | None = None,
@@ -266,7 +298,8 @@ class _Parser:
         if (column_type == "float" and isinstance(value, (int, float))
                 and not isinstance(value, bool)):
             return float(value)
-        raise self.error(key, f"must be a {column_type} value, like the column.", value)
+        article = "an" if column_type[0] in "aeiou" else "a"
+        raise self.error(key, f"must be {article} {column_type} value, like the column.", value)
 
     def parse_features(self, raw: Any, schema: Mapping[str, Column]) -> tuple[Feature, ...]:
         if not isinstance(raw, list) or not raw:
@@ -300,7 +333,7 @@ class _Parser:
         sources = [schema.get(i) or defined[i] for i in inputs]
         if kind in ("cross", "hash"):
             if "num_bins" not in spec:
-                raise self.error(f"{key}.num_bins", "is required.", None,
+                raise self.error(f"{key}.num_bins", "is required.", NOT_GIVEN,
                                  allowed=f"integers from 2 to {MAX_INT64}")
             values["num_bins"] = self.integer(spec["num_bins"], f"{key}.num_bins", minimum=2,
                                               maximum=MAX_INT64)
@@ -346,7 +379,9 @@ class _Parser:
             if name not in schema and name not in defined:
                 raise self.error(item_key, "is neither a schema column nor an earlier feature.",
                                  name, allowed=", ".join([*schema, *defined]),
-                                 hint="Features may only use features defined above them.")
+                                 hint=_hints(did_you_mean(name, [*schema, *defined]),
+                                             "Features may only use features defined "
+                                             "above them."))
             self.check_input_type(kind, item_key, schema.get(name) or defined[name])
         return tuple(names)
 

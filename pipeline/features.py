@@ -17,7 +17,7 @@ from typing import Callable, Mapping, Union
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from pipeline.config import Config, Feature
+from pipeline.config import Config, Feature, UnknownKindError
 
 Tensor = Union[tf.Tensor, tf.SparseTensor]
 
@@ -145,7 +145,9 @@ def compute_feature(feature: Feature, values: Mapping[str, Tensor]) -> Tensor:
         return bucket_ids(inputs[0], feature)
     if feature.kind == "product":
         return product(inputs)
-    return polynomial(values, feature)
+    if feature.kind == "polynomial":
+        return polynomial(values, feature)
+    raise UnknownKindError(feature, "compute_feature")
 
 
 def make_preprocessing_fn(config: Config) -> Callable[[dict], dict]:

@@ -1,17 +1,25 @@
-"""`manifest.json`: what produced an output directory, and what it holds."""
+"""`manifest.json`: what produced an output directory, and what it holds.
+
+It is strict JSON, readable by any JSON parser: a statistic that is not a
+finite number (a float feature holding inf or NaN) is written as null, and
+`notes` says which value it was.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from importlib import metadata
 from typing import Any, Protocol
 
 import tensorflow as tf
+import yaml
 
-from pipeline.config import Config
+from pipeline.config import Config, parse_config
 from pipeline.outputs import output_feature_spec
 
+MANIFEST = "manifest.json"
 _PACKAGES = ("featurecross", "tensorflow", "tensorflow-transform", "tfx-bsl",
              "apache-beam", "pyarrow")
 
@@ -77,10 +85,35 @@ def write_manifest(output_dir: str, config: Config, counts: Counts, *,
         "features": describe_features(config, boundaries),
         "column_stats": stats,
     }
-    with tf.io.gfile.GFile(os.path.join(output_dir, "manifest.json"), "w") as handle:
-        handle.write(json.dumps(manifest, indent=2) + "\n")
+    notes: list[str] = []
+    manifest = finite_json(manifest, "", notes)
+    if notes:
+        manifest["notes"] = notes
+    with tf.io.gfile.GFile(os.path.join(output_dir, MANIFEST), "w") as handle:
+        handle.write(json.dumps(manifest, indent=2, allow_nan=False) + "\n")
+
+
+def finite_json(value: Any, where: str, notes: list[str]) -> Any:
+    """`value` with every non-finite float replaced by None, each noted in `notes`."""
+    if isinstance(value, float) and not math.isfinite(value):
+        notes.append(f"{where}: {value} is not a finite number; written as null")
+        return None
+    if isinstance(value, dict):
+        return {key: finite_json(item, f"{where}.{key}" if where else str(key), notes)
+                for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_json(item, f"{where}[{index}]", notes)
+                for index, item in enumerate(value)]
+    return value
 
 
 def read_manifest(output_dir: str) -> dict[str, Any]:
-    with tf.io.gfile.GFile(os.path.join(output_dir, "manifest.json")) as handle:
+    with tf.io.gfile.GFile(os.path.join(output_dir, MANIFEST)) as handle:
         return json.load(handle)
+
+
+def read_run_config(output_dir: str) -> Config:
+    """The config a finished run was made with, as its manifest stored it."""
+    manifest = read_manifest(output_dir)
+    return parse_config(yaml.safe_load(manifest["config"]),
+                        path=os.path.join(output_dir, MANIFEST))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pyarrow as pa
 import tensorflow as tf
 
-from pipeline.config import Config, Feature
+from pipeline.config import Config, Feature, UnknownKindError
 from pipeline.schema import TF_DTYPES
 
 
@@ -37,6 +37,8 @@ def _feature_spec(feature: Feature):
         return tf.io.FixedLenFeature([], tf.float32)
     if feature.kind == "polynomial":
         return tf.io.FixedLenFeature([len(feature.polynomial_terms())], tf.float32)
+    if not feature.is_categorical:
+        raise UnknownKindError(feature, "output_feature_spec")
     if feature.output == "int":
         return (tf.io.VarLenFeature(tf.int64) if feature.is_sequence
                 else tf.io.FixedLenFeature([], tf.int64))

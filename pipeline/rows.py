@@ -30,6 +30,9 @@ class UnreadableFileError(IOError):
     """An input file that cannot be read at all (not Parquet, truncated, ...)."""
 
 
+_SHOWN_VALUE_CHARS = 80  # a long sequence is cut in messages (invalid/ keeps it whole)
+
+
 @dataclasses.dataclass(frozen=True)
 class InvalidRow:
     file: str
@@ -37,12 +40,26 @@ class InvalidRow:
     column: str
     reason: str
     values: Mapping[str, Any]
+    # The column's type is wrong in the whole file, not this row's value.
+    whole_column: bool = dataclasses.field(default=False, compare=False)
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), default=_json_value, ensure_ascii=False)
+        record = {"file": self.file, "row": self.row, "column": self.column,
+                  "reason": self.reason, "values": self.values}
+        return json.dumps(record, default=_json_value, ensure_ascii=False)
 
     def message(self) -> str:
-        return f"{self.file}: row {self.row}: column {self.column!r}: {self.reason}"
+        """Where the problem is and, when the cell has one, the value found there."""
+        if self.whole_column:
+            return f"{self.file}: column {self.column!r}, every row: {self.reason}"
+        message = f"{self.file}: row {self.row}: column {self.column!r}: {self.reason}"
+        value = self.values.get(self.column)
+        if value is not None:
+            shown = repr(value)
+            if len(shown) > _SHOWN_VALUE_CHARS:
+                shown = shown[:_SHOWN_VALUE_CHARS - 3] + "..."
+            message += f" (value: {shown})"
+        return message
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,9 +93,11 @@ class RowChecker:
     def check(self, raw: RawBatch) -> tuple[pa.RecordBatch, list[InvalidRow]]:
         rows = raw.batch.num_rows
         reasons: dict[int, tuple[str, str]] = dict(raw.errors)
-        arrays = []
+        arrays, whole_columns = [], set()
         for column in self.columns:
-            array, problems = self._column(raw.batch, column)
+            array, problems, wrong_type = self._column(raw.batch, column)
+            if wrong_type:
+                whole_columns.add(column.name)
             for row, reason in problems.items():
                 reasons.setdefault(row, (column.name, reason))
             arrays.append(array)
@@ -88,12 +107,14 @@ class RowChecker:
         keep = np.ones(rows, dtype=bool)
         keep[list(reasons)] = False
         invalid = [InvalidRow(raw.file, raw.first_row + row, column, reason,
-                              _row_values(raw.batch, row))
+                              _row_values(raw.batch, row), column in whole_columns)
                    for row, (column, reason) in sorted(reasons.items())]
         return clean.filter(pa.array(keep)), invalid
 
-    def _column(self, batch: pa.RecordBatch, column: Column) -> tuple[pa.Array, dict[int, str]]:
-        """The column in list layout, and {row: reason} for its bad rows."""
+    def _column(self, batch: pa.RecordBatch,
+                column: Column) -> tuple[pa.Array, dict[int, str], bool]:
+        """The column in list layout, {row: reason} for its bad rows, and whether the
+        column's type itself is wrong (then every row is bad)."""
         rows = batch.num_rows
         target = column_value_type(column)
         index = batch.schema.get_field_index(column.name)
@@ -104,7 +125,7 @@ class RowChecker:
         if not any(accepts(value_type) for accepts in _ACCEPTED_TYPES[column.type]):
             placeholder = as_lists(_placeholder(rows, target), np.ones(rows, np.int64))
             reason = f"has type {value_type}, which cannot be read as {column.type}"
-            return placeholder, dict.fromkeys(range(rows), reason)
+            return placeholder, dict.fromkeys(range(rows), reason), True
         problems: dict[int, str] = {}
         if column.is_sequence:
             lengths = (pc.list_value_length(array).fill_null(0).to_numpy(zero_copy_only=False)
@@ -115,7 +136,7 @@ class RowChecker:
             if values.null_count:
                 _mark_rows(problems, lengths, values.is_null(), "holds a null inside a sequence")
                 values = values.fill_null(_placeholder(1, target)[0])
-            return as_lists(values, lengths), problems
+            return as_lists(values, lengths), problems, False
         if is_list:
             lengths = pc.list_value_length(array).fill_null(0)
             single = pc.equal(lengths, 1)
@@ -123,7 +144,7 @@ class RowChecker:
                 problems[int(row)] = f"holds {lengths[row].as_py()} values; a scalar needs one"
             array = pc.list_element(pc.if_else(single, array, pa.scalar(None, array.type)), 0)
         values = self._cast(array, target, column, problems, None)
-        return self._finish(values, column, problems)
+        return (*self._finish(values, column, problems), False)
 
     def _finish(self, values: pa.Array, column: Column,
                 problems: dict[int, str]) -> tuple[pa.Array, dict[int, str]]:

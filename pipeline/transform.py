@@ -8,17 +8,16 @@ the outputs go back to Arrow through NumPy without per-row Python.
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
 import pyarrow as pa
 import tensorflow as tf
 import tensorflow_transform as tft
-import yaml
 from tfx_bsl.public import tfxio
 
-from pipeline.config import Config, parse_config
+from pipeline.config import Config
+from pipeline.manifest import MANIFEST, read_run_config
 from pipeline.outputs import list_layout_schema, output_feature_spec
 from pipeline.schema import as_lists, tensor_adapter_config
 
@@ -43,11 +42,9 @@ def check_frozen_features(config: Config, run_dir: str) -> None:
     Output shapes alone miss a changed num_bins, hash_key, salt or boundary:
     the frozen graph would apply its own while the manifest showed the new ones.
     """
-    manifest_path = os.path.join(run_dir, "manifest.json")
-    if not tf.io.gfile.exists(manifest_path):
+    if not tf.io.gfile.exists(os.path.join(run_dir, MANIFEST)):
         return
-    with tf.io.gfile.GFile(manifest_path) as handle:
-        frozen = parse_config(yaml.safe_load(json.load(handle)["config"]), path=manifest_path)
+    frozen = read_run_config(run_dir)
     changed = [mine.name for mine, theirs in zip(config.features, frozen.features)
                if mine != theirs]
     if changed or len(config.features) != len(frozen.features):

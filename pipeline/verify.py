@@ -23,12 +23,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import tensorflow as tf
-import yaml
 from apache_beam.io.filesystems import FileSystems
 from tfx_bsl.coders import example_coder
 
-from pipeline.config import Config, parse_config
-from pipeline.manifest import read_manifest
+from pipeline.config import Config
+from pipeline.manifest import read_run_config
 from pipeline.outputs import output_feature_spec
 from pipeline.rows import RawBatch, RowChecker
 from pipeline.schema import column_value_type, raw_schema_proto
@@ -77,9 +76,7 @@ class VerifyReport:
 
 
 def verify_output(output_dir: str, input_pattern: str, *, rows: int = 1000) -> VerifyReport:
-    manifest = read_manifest(output_dir)
-    config = parse_config(yaml.safe_load(manifest["config"]),
-                          path=os.path.join(output_dir, "manifest.json"))
+    config = read_run_config(output_dir)
     spec = output_feature_spec(config)
     examples, skipped = _raw_examples(config, input_pattern, rows)
     served = serve_in_fresh_process(os.path.join(output_dir, "serving"), examples)

@@ -50,8 +50,12 @@ def run_cli(*args: Any) -> int:
 # --- a run's side files ----------------------------------------------------
 
 def read_manifest(out: pathlib.Path) -> dict[str, Any]:
-    """OUT/manifest.json, parsed."""
-    return json.loads((out / "manifest.json").read_text())
+    """OUT/manifest.json, parsed as strict JSON (no NaN or Infinity)."""
+    return json.loads((out / "manifest.json").read_text(), parse_constant=_reject_constant)
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"manifest.json holds {name}, which strict JSON readers reject")
 
 
 def manifest_boundaries(out: pathlib.Path) -> dict[str, list[float]]:

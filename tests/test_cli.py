@@ -198,3 +198,19 @@ def test_python_dash_m_runs_the_job_with_a_clean_terminal(flights_parquet_job):
     assert "rows quarantined: 0" in done.stdout
     assert str(flights_parquet_job.out) in done.stdout
     assert (flights_parquet_job.out / "manifest.json").exists()
+
+
+def test_manifest_writes_non_finite_stats_as_null_with_a_note(edge_parquet_run):
+    """The edge set's degree-3 polynomial of int64 extremes overflows float32."""
+    manifest = read_manifest(edge_parquet_run.out)  # strict: NaN or Infinity would raise
+    written = batch_rows(edge_parquet_run.out, load_config(str(edge_parquet_run.config)))
+    poly = np.array(written["poly"], dtype=np.float64)
+    assert not np.isfinite(poly).all()
+    stats = manifest["column_stats"]
+    nulls = [f"column_stats.{name}.{key}" for name, entry in stats.items()
+             for key, value in entry.items() if value is None]
+    assert "column_stats.poly.max" in nulls or "column_stats.poly.min" in nulls
+    assert sorted(note.split(":")[0] for note in manifest["notes"]) == sorted(nulls)
+    assert all("is not a finite number; written as null" in note for note in manifest["notes"])
+    finite = np.array(written["code_id"], dtype=np.float64)
+    assert stats["code_id"]["max"] == finite.max()

@@ -1,7 +1,8 @@
 """Config loading and validation (README "A config").
 
 Every rejected config must name the file, the key path and the problem, and
-end with a Keras-style `Received: name=value`, so each failure mode gets its
+end with a Keras-style `Received: name=value` when there is a value (a
+missing key or an unreadable file has none), so each failure mode gets its
 own short test that pins those parts of the message.
 """
 
@@ -53,18 +54,23 @@ def write_config(tmp_path: pathlib.Path, config: dict) -> str:
     return str(path)
 
 
-def assert_rejected(path: str, key: str, fragment: str) -> None:
-    """load_config(path) fails naming the file, the key path and the problem."""
+def assert_rejected(path: str, key: str, fragment: str, *, received: bool = True) -> str:
+    """load_config(path) fails naming the file, the key path and the problem; the message."""
     name = key.rsplit(".", 1)[-1]
-    pattern = (rf"(?s)^{re.escape(path)}: {re.escape(key)}: .*{re.escape(fragment)}"
-               rf".* Received: {re.escape(name)}=.+$")
-    with pytest.raises(ConfigError, match=pattern):
+    pattern = rf"(?s)^{re.escape(path)}: {re.escape(key)}: .*{re.escape(fragment)}"
+    if received:
+        pattern += rf".* Received: {re.escape(name)}=.+$"
+    with pytest.raises(ConfigError, match=pattern) as raised:
         load_config(path)
+    message = str(raised.value)
+    if not received:
+        assert "Received" not in message
+    return message
 
 
 def assert_config_rejected(tmp_path: pathlib.Path, config: dict, key: str,
-                           fragment: str) -> None:
-    assert_rejected(write_config(tmp_path, config), key, fragment)
+                           fragment: str, **options) -> str:
+    return assert_rejected(write_config(tmp_path, config), key, fragment, **options)
 
 
 def sklearn_term_names(inputs: list[str], **options) -> list[str]:
@@ -156,18 +162,44 @@ def test_sparse_allows_output_wider_than_dense_limit(tmp_path, output):
 # Configs that are rejected: one test per failure mode.
 
 def test_unknown_top_level_key(tmp_path):
-    assert_config_rejected(tmp_path, make_config(featurs=[]), "featurs", "unknown key")
+    config = make_config(featurs=[])
+    del config["features"]
+    assert_config_rejected(tmp_path, config, "featurs", "unknown key. Allowed: input, schema, "
+                           "features, keep, output. Did you mean 'features'?")
 
 
 def test_unknown_feature_key(tmp_path):
     feature = {"name": "route", "cross": ["carrier", "origin"], "num_bin": 100}
-    assert_config_rejected(tmp_path, make_config(feature), "features[0].num_bin", "unknown key")
+    assert_config_rejected(tmp_path, make_config(feature), "features[0].num_bin",
+                           "unknown key. Allowed: name, cross, num_bins, hash_key, output, "
+                           "sparse. Did you mean 'num_bins'?")
+
+
+def test_an_unknown_key_far_from_every_allowed_one_gets_no_guess(tmp_path):
+    message = assert_config_rejected(tmp_path, make_config(zzz=1), "zzz", "unknown key")
+    assert "Did you mean" not in message
 
 
 def test_unknown_input_name(tmp_path):
-    feature = {"name": "route", "cross": ["carrier", "dest"], "num_bins": 100}
+    feature = {"name": "route", "cross": ["carrier", "orign"], "num_bins": 100}
     assert_config_rejected(tmp_path, make_config(feature), "features[0].cross[1]",
-                           "is neither a schema column nor an earlier feature")
+                           "is neither a schema column nor an earlier feature. Allowed: "
+                           "carrier, origin, hour, distance, tokens. Did you mean 'origin'?")
+
+
+def test_unknown_value_gets_the_closest_choice(tmp_path):
+    assert_config_rejected(tmp_path, with_schema(dest={"type": "strng"}), "schema.dest.type",
+                           "is not a known value. Allowed: string | int | float. "
+                           "Did you mean 'string'?")
+
+
+@pytest.mark.parametrize("config, key", [
+    (make_config({"name": "c", "hash": "carrier"}), "features[0].num_bins"),
+    (with_schema(dest={"default": "x"}), "schema.dest.type"),
+    (make_config({"hash": "carrier", "num_bins": 10}), "features[0].name"),
+], ids=["num_bins", "column_type", "feature_name"])
+def test_a_missing_key_is_named_without_a_received_value(tmp_path, config, key):
+    assert_config_rejected(tmp_path, config, key, "is required.", received=False)
 
 
 def test_feature_used_before_it_is_defined(tmp_path):
@@ -238,7 +270,7 @@ def feature_with(**settings) -> dict:
      "features[0].boundaries", "strictly increasing"),
     (with_schema(dest={"type": "str"}), "schema.dest.type", "is not a known value"),
     (with_schema(hour={"type": "int", "default": "noon"}), "schema.hour.default",
-     "must be a int value"),
+     "must be an int value"),
     (make_config(input={"format": "csv"}), "input.format", "is not a known value"),
     (make_config(output={"format": "json"}), "output.format", "is not a known value"),
     (feature_with(output="embedding"), "features[0].output", "is not a known value"),
@@ -287,10 +319,11 @@ def test_keep_names_unknown_column(tmp_path):
 
 
 def test_missing_file(tmp_path):
-    assert_rejected(str(tmp_path / "missing.yaml"), "<file>", "cannot read the file")
+    assert_rejected(str(tmp_path / "missing.yaml"), "<file>", "cannot read the file",
+                    received=False)
 
 
 def test_invalid_yaml(tmp_path):
     path = tmp_path / "config.yaml"
     path.write_text("input: {format: parquet\nschema: [\n")
-    assert_rejected(str(path), "<file>", "is not valid YAML")
+    assert_rejected(str(path), "<file>", "is not valid YAML", received=False)

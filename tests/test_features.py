@@ -7,6 +7,7 @@ the Keras docs' golden values, pinned because hash drift is silent.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import keras
@@ -399,3 +400,17 @@ def test_quantile_buckets_follow_tft_boundaries(tmp_path):
                                       tf.constant([[b] for b in buckets], tf.int64)],
                                      num_buckets=100)
     assert [int(r["origin_x_distance"]) for r in transformed] == crossed.values.numpy().tolist()
+
+
+def test_every_kind_dispatch_raises_on_an_unknown_kind():
+    """A kind added to the config without teaching these about it must fail loudly."""
+    from pipeline import cli, outputs
+    from pipeline.config import UnknownKindError
+    for kind_of in ({"product": ["x", "y"]}, {"polynomial": ["x", "y"]}):
+        unknown = dataclasses.replace(make_feature(kind_of), kind="embedding")
+        with pytest.raises(UnknownKindError, match="'embedding'"):
+            compute_feature(unknown, columns({"x": [1], "y": [2]}))
+        with pytest.raises(UnknownKindError, match="'embedding'"):
+            outputs._feature_spec(unknown)
+        with pytest.raises(UnknownKindError, match="'embedding'"):
+            cli._describe(unknown)

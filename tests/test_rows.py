@@ -136,3 +136,26 @@ def test_invalid_rows_serialize_as_json_lines(values, expected):
     assert "\n" not in line
     assert json.loads(line) == {"file": FILE, "row": 3, "column": "code", "reason": "why",
                                 "values": expected}
+
+
+def test_a_row_message_shows_the_offending_value():
+    _, invalid = check(raw(first_row=5, code=pa.array([[1, 2, 3]], pa.list_(pa.int64()))))
+    assert invalid[0].message() == (f"{FILE}: row 5: column 'code': holds 3 values; a scalar "
+                                    "needs one (value: [1, 2, 3])")
+    _, invalid = check(raw(code=pa.array([2.5])))
+    assert invalid[0].message().endswith("is not a valid int (value: 2.5)")
+
+
+def test_a_long_value_is_cut_in_the_message_only():
+    tags = [f"tag{i}" for i in range(100)] + [None]
+    _, (row,) = check(raw(code=pa.array([1]), tags=pa.array([tags], pa.list_(pa.string()))))
+    assert row.message().endswith("...)") and len(row.message()) < len(FILE) + 200
+    assert json.loads(row.to_json())["values"]["tags"] == tags
+
+
+def test_a_column_of_the_wrong_type_is_reported_as_the_column_not_row_0():
+    _, invalid = check(raw(first_row=40, code=pa.array(["six", "7"])))
+    assert invalid[0].message() == (f"{FILE}: column 'code', every row: has type string, "
+                                    "which cannot be read as int")
+    assert [r.row for r in invalid] == [40, 41]  # quarantine still sets every row aside
+    assert "whole_column" not in json.loads(invalid[0].to_json())
