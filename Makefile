@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= out/flights
 
-.PHONY: install run test data bench clean
+.PHONY: install run test data bench clean image template dataflow cloud-settings
 
 install: $(VENV)/.installed
 
@@ -32,3 +32,35 @@ bench: install
 
 clean:
 	rm -rf out build *.egg-info .pytest_cache
+
+# --- Dataflow: for users with a Google Cloud project (CI never runs these) ---------
+# make image template dataflow PROJECT=my-project REGION=us-central1 BUCKET=my-bucket
+PROJECT ?=
+REGION ?= us-central1
+BUCKET ?=
+IMAGE ?= $(REGION)-docker.pkg.dev/$(PROJECT)/featurecross/featurecross:latest
+TEMPLATE ?= gs://$(BUCKET)/templates/featurecross.json
+CONFIG ?= configs/flights.yaml
+INPUT ?= gs://$(BUCKET)/flights/*.parquet
+OUTPUT ?= gs://$(BUCKET)/features/flights
+
+# The worker and launcher image (Dockerfile), pushed to Artifact Registry.
+image: cloud-settings
+	docker build -t $(IMAGE) .
+	docker push $(IMAGE)
+
+# The Flex Template spec, pointing at the image, with configs/flex_template_metadata.json.
+template: cloud-settings
+	gcloud dataflow flex-template build $(TEMPLATE) --project $(PROJECT) \
+	  --image $(IMAGE) --sdk-language PYTHON \
+	  --metadata-file configs/flex_template_metadata.json
+
+# One run on Dataflow from this machine; the workers run the image.
+dataflow: install cloud-settings
+	$(VENV)/bin/featurecross run --config $(CONFIG) --input '$(INPUT)' --output $(OUTPUT) \
+	  --runner DataflowRunner --project $(PROJECT) --region $(REGION) \
+	  --temp_location gs://$(BUCKET)/tmp --sdk_container_image $(IMAGE)
+
+cloud-settings:
+	@test -n "$(PROJECT)" || { echo "make: set PROJECT=your-gcp-project" >&2; exit 2; }
+	@test -n "$(BUCKET)" || { echo "make: set BUCKET=your-bucket (no gs://)" >&2; exit 2; }
