@@ -54,7 +54,9 @@ def build_pipeline(config: Config, options: PipelineOptions, *, output_dir: str,
         TransformBatches(config, output_dir), ready=beam.pvalue.AsSingleton(ready))
     _ = transformed | "WriteTransformed" >> WriteTransformed(config,
                                                              os.path.join(output_dir, "data"))
-    _ = transformed | "WriteFeatureStats" >> WriteFeatureStats(output_dir)
+    _ = (transformed
+         | "DropPositions" >> beam.Values()
+         | "WriteFeatureStats" >> WriteFeatureStats(output_dir))
     if quarantine:
         _ = checked[INVALID_TAG] | "WriteInvalidRows" >> WriteInvalidRows(
             os.path.join(output_dir, "invalid"))

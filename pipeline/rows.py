@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -62,6 +62,21 @@ class InvalidRow:
         return message
 
 
+class Position(NamedTuple):
+    """Where a batch sits in the input; sorting positions gives the input order.
+
+    `read_first_row` is the first row of the read the batch came from (a
+    Parquet row group, a whole TFRecord file): output part files are cut there.
+    """
+    file: str
+    read_first_row: int
+    first_row: int
+
+    @property
+    def read(self) -> tuple[str, int]:
+        return self.file, self.read_first_row
+
+
 @dataclasses.dataclass(frozen=True)
 class RawBatch:
     """What readers emit: rows `first_row ...` of `file`, as Arrow.
@@ -73,6 +88,11 @@ class RawBatch:
     first_row: int
     batch: pa.RecordBatch
     errors: Mapping[int, tuple[str, str]] = dataclasses.field(default_factory=dict)
+    read_first_row: int = 0
+
+    @property
+    def position(self) -> Position:
+        return Position(self.file, self.read_first_row, self.first_row)
 
 
 _ACCEPTED_TYPES = {

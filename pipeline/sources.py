@@ -57,9 +57,10 @@ def read_parquet(path: str, columns: list[str], *, batch_rows: int = DEFAULT_BAT
         parquet = pq.ParquetFile(handle)
         present = [c for c in columns if c in parquet.schema_arrow.names]
         groups = None if row_group is None else [row_group]
+        read_first_row = first_row
         for batch in parquet.iter_batches(batch_size=batch_rows, row_groups=groups,
                                           columns=present):
-            yield RawBatch(path, first_row, batch)
+            yield RawBatch(path, first_row, batch, read_first_row=read_first_row)
             first_row += batch.num_rows
 
 

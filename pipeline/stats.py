@@ -3,12 +3,15 @@
 Computed on the output record batches as they are written (vectorized
 pyarrow per batch, then merged), so the manifest shows what the data holds
 without a second pass: rows with no value, value counts, min, max, mean.
+Batch sums are added exactly (as fractions), so the mean does not depend on
+the order in which workers merge them: reruns write the same manifest.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from fractions import Fraction
 
 import apache_beam as beam
 import numpy as np
@@ -44,12 +47,20 @@ def merge_stats(first: dict[str, dict], second: dict[str, dict]) -> dict[str, di
         combined = {key: mine[key] + theirs[key] for key in ("rows", "empty_rows", "values")}
         if "min" in mine and "min" in theirs:
             combined.update(min=min(mine["min"], theirs["min"]),
-                            max=max(mine["max"], theirs["max"]), sum=mine["sum"] + theirs["sum"])
+                            max=max(mine["max"], theirs["max"]),
+                            sum=_exact_sum(mine["sum"], theirs["sum"]))
         else:
             combined.update({k: v for k, v in {**mine, **theirs}.items()
                              if k in ("min", "max", "sum")})
         merged[name] = combined
     return merged
+
+
+def _exact_sum(first: float | Fraction, second: float | Fraction) -> float | Fraction:
+    try:
+        return Fraction(first) + Fraction(second)
+    except (ValueError, OverflowError):  # NaN or infinity: no exact sum to keep
+        return float(first) + float(second)
 
 
 class MergeStats(beam.CombineFn):
@@ -69,7 +80,7 @@ class MergeStats(beam.CombineFn):
         for entry in accumulator.values():
             total = entry.pop("sum", None)
             if total is not None and entry["values"]:
-                entry["mean"] = total / entry["values"]
+                entry["mean"] = float(_exact_sum(total, 0) / entry["values"])
         return accumulator
 
 

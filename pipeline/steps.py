@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Iterator
 
@@ -11,8 +12,8 @@ from apache_beam.metrics import Metrics
 
 from pipeline.config import Config
 from pipeline.outputs import output_feature_spec, parquet_schema
+from pipeline.part_files import PartFileFormat, WritePartFiles
 from pipeline.rows import InvalidInputError, RawBatch, RowChecker
-from pipeline.tfrecord_sink import ExampleBatchSink
 
 COUNTER_NAMESPACE = "featurecross"
 INVALID_TAG = "invalid"
@@ -23,8 +24,9 @@ class CheckRows(beam.DoFn):
 
     With `quarantine=False` the first invalid row stops the job with an error
     naming its file, row and column. Only the pass that writes outputs
-    (`report=True`) counts rows and emits the invalid ones; the analysis
-    pass over the same files just skips them.
+    (`report=True`) counts rows, emits the invalid ones and keys each clean
+    batch by its input position (part files are cut by it); the analysis
+    pass over the same files just skips invalid rows.
     """
 
     def __init__(self, config: Config, *, quarantine: bool, report: bool) -> None:
@@ -47,11 +49,13 @@ class CheckRows(beam.DoFn):
             for row in invalid:
                 yield beam.pvalue.TaggedOutput(INVALID_TAG, row.to_json())
         if clean.num_rows:
-            yield clean
+            yield (raw.position, clean) if self.report else clean
 
 
 class TransformBatches(beam.DoFn):
     """Applies the exported transform graph to clean batches (Arrow in, Arrow out).
+
+    Elements are (input position, batch) pairs; the position is passed on.
 
     The graph is loaded once per worker, on the first batch: its directory is
     only complete once analysis has published it (the `ready` side input).
@@ -62,11 +66,12 @@ class TransformBatches(beam.DoFn):
         self.transform_output_dir = transform_output_dir
         self.transformer = None
 
-    def process(self, batch: pa.RecordBatch, ready=None) -> Iterator[pa.RecordBatch]:
+    def process(self, element: tuple, ready=None) -> Iterator[tuple]:
         if self.transformer is None:
             from pipeline.transform import BatchTransformer
             self.transformer = BatchTransformer(self.config, self.transform_output_dir)
-        yield self.transformer(batch)
+        position, batch = element
+        yield position, self.transformer(batch)
 
 
 def to_parquet_table(batch: pa.RecordBatch, schema: pa.Schema) -> pa.Table:
@@ -77,31 +82,36 @@ def to_parquet_table(batch: pa.RecordBatch, schema: pa.Schema) -> pa.Table:
 
 
 class CountRows(beam.DoFn):
+    """Counts the rows of (position, batch) pairs passing through."""
+
     def __init__(self, name: str) -> None:
         self.counter = Metrics.counter(COUNTER_NAMESPACE, name)
 
-    def process(self, batch: pa.RecordBatch) -> Iterator[pa.RecordBatch]:
-        self.counter.inc(batch.num_rows)
-        yield batch
+    def process(self, element: tuple) -> Iterator[tuple]:
+        self.counter.inc(element[1].num_rows)
+        yield element
 
 
 class WriteTransformed(beam.PTransform):
-    """Writes output batches to `data/part-SSSSS-of-NNNNN.{tfrecord.gz,parquet}`."""
+    """Writes (position, batch) pairs to `data/part-SSSSS-of-NNNNN.{tfrecord.gz,parquet}`.
+
+    Part files follow the input's reads, in input order (`pipeline.part_files`).
+    """
 
     def __init__(self, config: Config, data_dir: str) -> None:
         super().__init__()
         self.config = config
-        self.prefix = os.path.join(data_dir, "part")
+        self.data_dir = data_dir
 
     def expand(self, batches):
         counted = batches | "CountWrittenRows" >> beam.ParDo(CountRows("rows_written"))
         if self.config.output_format == "parquet":
             schema = parquet_schema(output_feature_spec(self.config))
-            return (counted
-                    | "ToParquetTables" >> beam.Map(to_parquet_table, schema)
-                    | "WriteParquet" >> beam.io.WriteToParquetBatched(
-                        self.prefix, schema, file_name_suffix=".parquet"))
-        return counted | "WriteTFRecord" >> beam.io.Write(ExampleBatchSink(self.prefix))
+            return counted | "WriteParquet" >> WritePartFiles(
+                self.data_dir, PartFileFormat(".parquet", schema),
+                functools.partial(to_parquet_table, schema=schema))
+        return counted | "WriteTFRecord" >> WritePartFiles(self.data_dir,
+                                                           PartFileFormat(".tfrecord.gz"))
 
 
 class WriteInvalidRows(beam.PTransform):

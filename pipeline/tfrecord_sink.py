@@ -1,10 +1,14 @@
-"""A Beam file sink writing Arrow record batches as gzip TFRecord of tf.Examples.
+"""Writes Arrow record batches as gzip TFRecord files of tf.Examples.
 
 Beam's `WriteToTFRecord` takes one element per record, and its per-element
-cost (and one gzip call per record) was most of the job's time. This sink
-takes a whole record batch per element: tfx-bsl's C++ encoder makes the
+cost (and one gzip call per record) was most of the job's time. This writer
+takes a whole record batch at a time: tfx-bsl's C++ encoder makes the
 tf.Examples, the TFRecord framing is built in one buffer, and Beam's file
-machinery (shard names, temp files, gzip, any file system) does the rest.
+systems take the bytes (any file system). `pipeline.part_files` names the files.
+
+The bytes are reproducible: tf.Example features in a fixed key order (see
+`in_key_order`), and a gzip header without a timestamp (zlib's and ISA-L's
+header carries mtime 0).
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ import struct
 import google_crc32c
 import numpy as np
 import pyarrow as pa
-from apache_beam.io import filebasedsink
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from isal import isal_zlib
@@ -45,6 +48,18 @@ def _header(length: int) -> bytes:
     """A record's length and its checksum; records repeat lengths, so it is cached."""
     packed = _LENGTH.pack(length)
     return packed + _CRC.pack(masked_crc32c(packed))
+
+
+def in_key_order(records: list[bytes]) -> list[bytes]:
+    """The same tf.Examples with their features in a fixed key order.
+
+    tfx-bsl's encoder fills a protobuf map, whose order changes from one
+    encoder call to the next; protobuf's deterministic serialization fixes
+    it (README "Reproducible reruns").
+    """
+    from tensorflow.core.example.example_pb2 import Example
+    parse = Example.FromString
+    return [parse(record).SerializeToString(deterministic=True) for record in records]
 
 
 def frame_records(records: list[bytes]) -> bytes:
@@ -83,7 +98,7 @@ class _ExampleFileWriter:
         self.pending.append(self.worker.submit(self._write, batch))
 
     def _write(self, batch: pa.RecordBatch) -> None:
-        framed = frame_records(self.encoder.encode(batch))
+        framed = frame_records(in_key_order(self.encoder.encode(batch)))
         self.raw.write(self.compressor.compress(framed))
 
     def close(self) -> None:
@@ -96,18 +111,8 @@ class _ExampleFileWriter:
             self.raw.close()
 
 
-class ExampleBatchSink(filebasedsink.FileBasedSink):
-    """`prefix-SSSSS-of-NNNNN.tfrecord.gz` files; one element is one record batch."""
-
-    def __init__(self, file_path_prefix: str) -> None:
-        super().__init__(file_path_prefix, coder=None, file_name_suffix=".tfrecord.gz",
-                         mime_type="application/octet-stream",
-                         compression_type=CompressionTypes.GZIP)
-
-    def open(self, temp_path: str) -> _ExampleFileWriter:
-        # Our own gzip stream: Beam's compresses with zlib at level 6, on this thread.
-        return _ExampleFileWriter(FileSystems.create(temp_path, self.mime_type,
-                                                     CompressionTypes.UNCOMPRESSED))
-
-    def write_record(self, file_handle: _ExampleFileWriter, value: pa.RecordBatch) -> None:
-        file_handle.write_batch(value)
+def open_example_file(path: str) -> _ExampleFileWriter:
+    """A new gzip TFRecord file at `path` (any Beam file system) taking record batches."""
+    # Our own gzip stream: Beam's compresses with zlib at level 6, on this thread.
+    return _ExampleFileWriter(FileSystems.create(path, "application/octet-stream",
+                                                 CompressionTypes.UNCOMPRESSED))
