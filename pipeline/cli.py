@@ -17,7 +17,8 @@ import warnings
 from pipeline.config import ConfigError, UnknownKindError, load_config
 from pipeline.dataflow_checks import DataflowOptionsError, check_dataflow_options
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# README "Exit codes": a scheduler can tell these apart.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARITY = 0, 1, 2, 3
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,6 +65,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="stop at the first invalid row (default) or move it to invalid/")
     run.add_argument("--overwrite", action="store_true",
                      help="replace a non-empty output directory")
+    run.add_argument("--verify-rows", type=_non_negative, default=1000, metavar="N",
+                     help="serve the first N input rows through serving/ in a fresh process "
+                          "and fail on any mismatch with the batch output (default 1000, "
+                          "0 = off)")
     run.set_defaults(handler=_run)
 
     validate = commands.add_parser("validate", help="check a config and print the plan")
@@ -170,12 +175,17 @@ def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
         print(f"featurecross: {error}", file=sys.stderr)
         return EXIT_USAGE
     quiet_libraries()
+    from pipeline.parity import ParityError
     from pipeline.rows import InvalidInputError, UnreadableFileError
     from pipeline.runner import JobError, run_job
     from pipeline.transform import GraphMismatchError
     try:
         summary = run_job(config, beam_args, transform_fn_dir=args.transform_fn,
-                          quarantine=args.on_invalid == "quarantine", overwrite=args.overwrite)
+                          quarantine=args.on_invalid == "quarantine", overwrite=args.overwrite,
+                          verify_rows=args.verify_rows)
+    except ParityError as error:
+        print(f"featurecross: {error}", file=sys.stderr)
+        return EXIT_PARITY
     except (JobError, GraphMismatchError) as error:
         print(f"featurecross: {error}", file=sys.stderr)
         return EXIT_FAILED
@@ -195,10 +205,23 @@ def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
     print(f"  rows read:        {summary.rows_read:,}")
     print(f"  rows written:     {summary.rows_written:,}")
     print(f"  rows quarantined: {summary.rows_quarantined:,}")
+    parity = summary.parity_sample
+    if parity.get("status") == "passed":
+        print(f"  parity sample:    {parity['rows_served']:,} rows served by serving/ "
+              "equal the batch output")
+    else:
+        print(f"  parity sample:    {parity.get('status', 'off')}")
     print(f"  output:           {summary.output_dir}/ (data/, transform_fn/, "
           "transformed_metadata/, serving/, manifest.json"
           + (", invalid/" if args.on_invalid == "quarantine" else "") + ", _SUCCESS)")
     return EXIT_OK
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
 
 
 def _find_error(error: BaseException, kind: type) -> str | None:

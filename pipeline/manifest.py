@@ -67,7 +67,8 @@ def describe_features(config: Config,
 
 def write_manifest(output_dir: str, config: Config, counts: Counts, *,
                    transform_fn_dir: str | None, boundaries: dict[str, list[float]],
-                   stats: dict[str, dict], timings: dict[str, float]) -> None:
+                   stats: dict[str, dict], timings: dict[str, float],
+                   parity_sample: dict[str, Any] | None = None) -> None:
     with open(config.path, encoding="utf-8") as handle:
         config_text = handle.read()
     manifest = {
@@ -84,6 +85,7 @@ def write_manifest(output_dir: str, config: Config, counts: Counts, *,
         "timings": {phase: round(seconds, 3) for phase, seconds in timings.items()},
         "features": describe_features(config, boundaries),
         "column_stats": stats,
+        "parity_sample": parity_sample,
     }
     notes: list[str] = []
     manifest = finite_json(manifest, "", notes)

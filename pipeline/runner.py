@@ -20,6 +20,7 @@ from pipeline.boundaries import bucket_boundaries
 from pipeline.builder import build_pipeline
 from pipeline.config import Config
 from pipeline.manifest import write_manifest
+from pipeline.parity import DEFAULT_ROWS, ParitySample
 from pipeline.publish import TEMP_DIR_NAME, Publication, PublishError, require_complete
 from pipeline.serving import export_serving_model
 from pipeline.stats import read_feature_stats
@@ -40,6 +41,7 @@ class RunSummary:
     rows_written: int
     rows_quarantined: int
     seconds: float
+    parity_sample: dict = dataclasses.field(default_factory=dict)
 
     @property
     def rows_per_second(self) -> float:
@@ -47,7 +49,8 @@ class RunSummary:
 
 
 def run_job(config: Config, beam_args: list[str], *, transform_fn_dir: str | None = None,
-            quarantine: bool = False, overwrite: bool = False) -> RunSummary:
+            quarantine: bool = False, overwrite: bool = False,
+            verify_rows: int = DEFAULT_ROWS) -> RunSummary:
     started = time.monotonic()
     _check_input(config.input_pattern)
     if not config.output_dir:
@@ -60,6 +63,7 @@ def run_job(config: Config, beam_args: list[str], *, transform_fn_dir: str | Non
     except PublishError as error:
         raise JobError(str(error)) from None
     work_dir = publication.work_dir
+    parity_sample = ParitySample(config, verify_rows)  # its fresh process starts now
     try:
         if transform_fn_dir:
             _copy_transform_fn(transform_fn_dir, work_dir)
@@ -81,15 +85,21 @@ def run_job(config: Config, beam_args: list[str], *, transform_fn_dir: str | Non
             raise JobError(f"row counts do not reconcile: {summary.rows_read} read, "
                            f"{summary.rows_written} written, {summary.rows_quarantined} "
                            "quarantined")
+        parity, parity_seconds = parity_sample.check(work_dir)
+        summary = dataclasses.replace(summary, parity_sample=parity,
+                                      seconds=time.monotonic() - started)
         write_manifest(work_dir, config, summary, transform_fn_dir=transform_fn_dir,
                        boundaries=bucket_boundaries(config, work_dir),
-                       stats=read_feature_stats(work_dir),
+                       stats=read_feature_stats(work_dir), parity_sample=parity,
                        timings={"pipeline": pipeline_seconds,
+                                "parity_sample": parity_seconds,
                                 "serving_export_and_manifest":
-                                    time.monotonic() - started - pipeline_seconds})
+                                    time.monotonic() - started - pipeline_seconds
+                                    - parity_seconds})
         publication.commit()
         return summary
     except BaseException:
+        parity_sample.close()
         publication.abort()
         raise
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,11 +35,13 @@ from pipeline.schema import column_value_type, raw_schema_proto
 from pipeline.sources import DEFAULT_BATCH_ROWS, TFRecordReader, read_parquet
 
 # Runs in a fresh interpreter: only TensorFlow, the SavedModel and the examples.
+# It imports TensorFlow first and then waits for its job on stdin, so a run can
+# start it early and have it ready when serving/ is (README "The parity sample").
 SERVE_SCRIPT = """
 import sys
 import numpy as np
 import tensorflow as tf
-serving_dir, examples_path, result_path = sys.argv[1:]
+serving_dir, examples_path, result_path = sys.stdin.readline().rstrip("\\n").split("\\t")
 examples = [r.numpy() for r in tf.data.TFRecordDataset(examples_path)]
 model = tf.saved_model.load(serving_dir)
 outputs = model.signatures["serving_default"](examples=tf.constant(examples, tf.string))
@@ -77,12 +80,30 @@ class VerifyReport:
 
 def verify_output(output_dir: str, input_pattern: str, *, rows: int = 1000) -> VerifyReport:
     config = read_run_config(output_dir)
+    return verify_rows(output_dir, config, input_pattern, rows=rows)
+
+
+def verify_rows(output_dir: str, config: Config, input_pattern: str, *, rows: int,
+                leading_batch_rows_only: bool = False,
+                process: FreshServingProcess | None = None) -> VerifyReport:
+    """Serves the first `rows` valid input rows and looks for them in the batch output.
+
+    With `leading_batch_rows_only` only the first `rows` batch rows are
+    searched: part files follow the input order (README "Output"), so those
+    are the served rows' batch rows, and the check costs the same on any
+    output size. A run checks its own output this way before publishing it,
+    with a `process` it started early.
+    """
     spec = output_feature_spec(config)
     examples, skipped = _raw_examples(config, input_pattern, rows)
-    served = serve_in_fresh_process(os.path.join(output_dir, "serving"), examples)
+    serving_dir = os.path.join(output_dir, "serving")
+    served = (process.serve(serving_dir, examples) if process is not None
+              else serve_in_fresh_process(serving_dir, examples))
     served_rows = _served_rows(served, spec, len(examples))
+    limit = len(examples) if leading_batch_rows_only else None
+
     def batch_chunks():
-        return _batch_chunks(output_dir, config, spec)
+        return _batch_chunks(output_dir, config, spec, limit=limit)
 
     mismatches, unmatched, batch_rows = _compare(served_rows, batch_chunks, list(spec))
     return VerifyReport(output_dir, len(examples), skipped, batch_rows, mismatches, unmatched)
@@ -90,23 +111,49 @@ def verify_output(output_dir: str, input_pattern: str, *, rows: int = 1000) -> V
 
 def serve_in_fresh_process(serving_dir: str, examples: list[bytes]) -> dict[str, np.ndarray]:
     """Outputs of `serving_default` for `examples`, computed by a new interpreter."""
-    with tempfile.TemporaryDirectory() as scratch:
-        examples_path = os.path.join(scratch, "examples.tfrecord")
-        result_path = os.path.join(scratch, "served.npz")
+    with FreshServingProcess() as process:
+        return process.serve(serving_dir, examples)
+
+
+class FreshServingProcess:
+    """A new Python interpreter that imports TensorFlow now and serves once, later."""
+
+    def __init__(self) -> None:
+        self.scratch = tempfile.mkdtemp(prefix="featurecross-serve-")
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        self.stderr_path = os.path.join(self.scratch, "stderr.txt")
+        with open(self.stderr_path, "w") as stderr:
+            self.process = subprocess.Popen([sys.executable, "-c", SERVE_SCRIPT],
+                                            cwd=self.scratch, env=env, stdin=subprocess.PIPE,
+                                            stdout=subprocess.DEVNULL, stderr=stderr, text=True)
+
+    def serve(self, serving_dir: str, examples: list[bytes]) -> dict[str, np.ndarray]:
+        examples_path = os.path.join(self.scratch, "examples.tfrecord")
+        result_path = os.path.join(self.scratch, "served.npz")
         with tf.io.TFRecordWriter(examples_path) as writer:
             for example in examples:
                 writer.write(example)
         if "://" not in serving_dir:
             serving_dir = os.path.abspath(serving_dir)
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        done = subprocess.run([sys.executable, "-c", SERVE_SCRIPT, serving_dir,
-                               examples_path, result_path],
-                              cwd=scratch, env=env, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"serving {serving_dir} failed:\n{done.stderr[-3000:]}")
+        self.process.communicate(f"{serving_dir}\t{examples_path}\t{result_path}\n")
+        if self.process.returncode != 0:
+            with open(self.stderr_path) as stderr:
+                raise RuntimeError(f"serving {serving_dir} failed:\n{stderr.read()[-3000:]}")
         with np.load(result_path, allow_pickle=True) as result:  # our own file: strings
             return {name: result[name] for name in result.files}
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def __enter__(self) -> "FreshServingProcess":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
 
 def _raw_examples(config: Config, pattern: str, rows: int) -> tuple[list[bytes], int]:
@@ -172,18 +219,28 @@ def _served_rows(served: dict[str, np.ndarray], spec: dict, count: int) -> list[
     return list(zip(*per_feature))
 
 
-def _batch_chunks(output_dir: str, config: Config, spec: dict) -> Iterator[list[tuple]]:
-    """The batch output rows, a chunk at a time, in the same form as served rows."""
+def _batch_chunks(output_dir: str, config: Config, spec: dict, *,
+                  limit: int | None = None) -> Iterator[list[tuple]]:
+    """The batch output rows (the first `limit` ones), a chunk at a time, as served rows."""
     data = os.path.join(output_dir, "data")
+    chunk_rows = min(limit or DEFAULT_BATCH_ROWS, DEFAULT_BATCH_ROWS)
     if config.output_format == "parquet":
-        tables = (pq.read_table(FileSystems.open(path)) for path in _files(data, ".parquet"))
+        tables = (pa.Table.from_batches([batch]) for path in _files(data, ".parquet")
+                  for batch in pq.ParquetFile(FileSystems.open(path)).iter_batches(
+                      chunk_rows))
     else:
         decoder = example_coder.ExamplesToRecordBatchDecoder()
         tables = (pa.Table.from_batches([decoder.DecodeBatch(chunk.tolist())])
                   for path in _files(data, ".tfrecord.gz")
                   for chunk in tf.data.TFRecordDataset(path, compression_type="GZIP")
-                  .batch(DEFAULT_BATCH_ROWS).as_numpy_iterator())
+                  .batch(chunk_rows).as_numpy_iterator())
+    remaining = limit
     for table in tables:
+        if remaining is not None:
+            if remaining <= 0:
+                return
+            table = table.slice(0, remaining)
+            remaining -= table.num_rows
         columns = table.to_pydict()
         per_feature = []
         for name, feature_spec in spec.items():
