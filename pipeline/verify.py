@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -96,6 +96,8 @@ def verify_rows(output_dir: str, config: Config, input_pattern: str, *, rows: in
     """
     spec = output_feature_spec(config)
     examples, skipped = _raw_examples(config, input_pattern, rows)
+    if not examples:
+        return VerifyReport(output_dir, 0, skipped, 0, dict.fromkeys(spec, 0), 0)
     serving_dir = os.path.join(output_dir, "serving")
     served = (process.serve(serving_dir, examples) if process is not None
               else serve_in_fresh_process(serving_dir, examples))
@@ -157,30 +159,36 @@ class FreshServingProcess:
 
 
 def _raw_examples(config: Config, pattern: str, rows: int) -> tuple[list[bytes], int]:
-    """The first `rows` input rows as tf.Examples, and how many invalid ones were skipped."""
+    """The first `rows` valid input rows as tf.Examples, and how many invalid ones were skipped."""
     checker = RowChecker(config)
     examples, skipped = [], 0
     paths = sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
     for path in paths:
-        for raw, serialized in _read_raw(config, path):
+        for raw, encode in _read_raw(config, path):
             _, invalid = checker.check(raw)
             bad = {row.row - raw.first_row for row in invalid}
             skipped += len(bad)
-            examples += [e for i, e in enumerate(serialized) if i not in bad]
+            valid = [i for i in range(raw.batch.num_rows) if i not in bad]
+            examples += encode(valid[:rows - len(examples)])
             if len(examples) >= rows:
-                return examples[:rows], skipped
+                return examples, skipped
     return examples, skipped
 
 
-def _read_raw(config: Config, path: str) -> Iterator[tuple[RawBatch, list[bytes]]]:
-    """(raw batch, the same rows as serialized tf.Examples) pairs."""
+def _read_raw(config: Config, path: str) -> Iterator[tuple[RawBatch, Callable]]:
+    """(raw batch, a function giving chosen rows of it as serialized tf.Examples) pairs.
+
+    Only valid rows are encoded: an invalid value may not even cast to its column's type.
+    """
     if config.input_format == "tfrecord":
         reader = TFRecordReader(raw_schema_proto(config).SerializeToString())
-        yield from reader.read(path)
+        for raw, serialized in reader.read(path):
+            yield raw, lambda rows, serialized=serialized: [serialized[i] for i in rows]
         return
     encoder = example_coder.RecordBatchToExamplesEncoder()
     for raw in read_parquet(path, list(config.schema)):
-        yield raw, encoder.encode(_with_missing_cells(raw.batch, config))
+        yield raw, lambda rows, batch=raw.batch: encoder.encode(
+            _with_missing_cells(batch.take(pa.array(rows, pa.int64())), config))
 
 
 def _with_missing_cells(batch: pa.RecordBatch, config: Config) -> pa.RecordBatch:

@@ -185,7 +185,8 @@ def test_manifest_stats_describe_the_written_columns(flights_parquet_run):
         assert stats[name]["mean"] == pytest.approx(values.mean())
     poly = FEATURES["delays_poly"]
     assert stats["delays_poly"]["values"] == output.num_rows * len(poly.polynomial_terms())
-    assert set(manifest["timings"]) == {"pipeline", "serving_export_and_manifest"}
+    assert set(manifest["timings"]) == {"pipeline", "parity_sample",
+                                        "serving_export_and_manifest"}
 
 
 def test_python_dash_m_runs_the_job_with_a_clean_terminal(flights_parquet_job):
