@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 
 import pipeline.runner
-from tests.conftest import FLIGHTS_CONFIG, SAMPLE_PARQUET, run_cli
+from tests.support import FLIGHTS_CONFIG, SAMPLE_PARQUET, run_cli
 
 TAMPER_EVERY = 7
 

@@ -15,7 +15,7 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import FLIGHTS_CONFIG, SAMPLE_PARQUET, run_cli
+from tests.support import FLIGHTS_CONFIG, SAMPLE_PARQUET, run_cli
 
 RUNNERS = {
     "in_memory": [],
