@@ -20,7 +20,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.config import load_config, parse_config
 from pipeline.outputs import output_feature_spec, parquet_schema
-from pipeline.rows import InvalidInputError, RawBatch, RowChecker
+from pipeline.rows import InvalidInputError, Position, RawBatch, RowChecker
 from pipeline.sources import ReadRawBatches, read_parquet
 from pipeline.stats import STATS_FILE, WriteFeatureStats, batch_stats
 from pipeline.steps import (
@@ -60,11 +60,15 @@ def test_check_rows_splits_clean_rows_from_quarantined_ones_and_counts_them():
     checked = (pipeline | beam.Create(BATCHES)
                | beam.ParDo(CheckRows(CONFIG, quarantine=True, report=True))
                .with_outputs(INVALID_TAG, main="valid"))
-    codes = checked.valid | beam.FlatMap(lambda b: [row["code"][0] for row in b.to_pylist()])
+    codes = checked.valid | beam.FlatMap(lambda keyed: [row["code"][0]
+                                                        for row in keyed[1].to_pylist()])
+    positions = checked.valid | beam.Map(lambda keyed: tuple(keyed[0]))
     located = checked[INVALID_TAG] | beam.Map(
         lambda line: (json.loads(line)["file"], json.loads(line)["row"],
                       json.loads(line)["column"]))
     assert_that(codes, equal_to([1, 3, 4]), label="valid")
+    # each clean batch carries its input position (file, read, first row): part files use it
+    assert_that(positions, equal_to([("a", 0, 0), ("a", 0, 3)]), label="positions")
     assert_that(located, equal_to([("a", 1, "code"), ("b", 0, "code")]), label="invalid")
     result = pipeline.run()
     result.wait_until_finish()
@@ -145,7 +149,8 @@ def test_write_transformed_writes_parquet_in_the_documented_layout(tmp_path):
     }, path="write.yaml")
     batch = output_batch([1, 2, 3], [0.0, 1.0, 1.0])
     with BeamPipeline() as pipeline:
-        _ = pipeline | beam.Create([batch]) | WriteTransformed(config, str(tmp_path / "data"))
+        _ = (pipeline | beam.Create([(Position("in.parquet", 0, 0), batch)])
+             | WriteTransformed(config, str(tmp_path / "data")))
     (part,) = (tmp_path / "data").glob("part-*.parquet")
     written = pq.read_table(part)
     assert written.schema == parquet_schema(output_feature_spec(config))
@@ -173,7 +178,9 @@ def test_transform_batches_applies_the_runs_graph(flights_parquet_run):
     (part,) = (flights_parquet_run / "data").glob("part-*.parquet")
     expected = pq.read_table(part).slice(0, 50).to_pydict()
     with BeamPipeline() as pipeline:
-        transformed = (pipeline | beam.Create([clean])
+        transformed = (pipeline | beam.Create([(first.position, clean)])
                        | beam.ParDo(TransformBatches(config, str(flights_parquet_run)))
-                       | beam.Map(lambda batch: to_parquet_table(batch, schema).to_pydict()))
-        assert_that(transformed, equal_to([expected]))
+                       | beam.MapTuple(lambda position, batch:
+                                       (tuple(position),
+                                        to_parquet_table(batch, schema).to_pydict())))
+        assert_that(transformed, equal_to([(tuple(first.position), expected)]))
