@@ -11,6 +11,7 @@ feature, how many rows differ and shows the first.
 from __future__ import annotations
 
 import collections
+import hashlib
 import json
 import os
 import pathlib
@@ -295,6 +296,13 @@ def assert_sparse_equal(actual: tf.SparseTensor, expected: tf.SparseTensor) -> N
 # Runs on different runners or filesystems write the same rows in different
 # files, orders and tf.Example map orders; their content is equal when these
 # multisets are. Reads local paths and gs:// alike, through tf.io.gfile.
+
+def data_digests(output_dir) -> dict[str, str]:
+    """SHA-256 of every file in `OUT/data/`, by name: equal digests are equal bytes."""
+    data = pathlib.Path(output_dir) / "data"
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(data.iterdir())}
+
 
 def tfrecord_content(output_dir) -> collections.Counter:
     """Counter of rows, a row being its features sorted by name with their values."""

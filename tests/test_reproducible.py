@@ -4,18 +4,18 @@ The same input and config give byte-identical `data/` files on a rerun, on
 the multi-threaded DirectRunner and on the multi_processing DirectRunner,
 whose workers are other processes (other protobuf map seeds, other bundle
 timing). The input is four reads (two Parquet files of two row groups each),
-so part files really come from different workers.
+so part files really come from different workers. tests/test_workers.py
+checks the same for workers that carry only the wheel (PortableRunner).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 import pyarrow.parquet as pq
 import pytest
 
-from tests.support import FLIGHTS_CONFIG, SAMPLE_PARQUET, run_cli
+from tests.support import FLIGHTS_CONFIG, SAMPLE_PARQUET, data_digests, run_cli
 
 RUNNERS = {
     "in_memory": [],
@@ -52,11 +52,6 @@ def _run(tmp_path_factory, split_input, output_format: str, runner: str):
     return out
 
 
-def _data_digests(out) -> dict[str, str]:
-    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted((out / "data").iterdir())}
-
-
 def _stable_manifest(out) -> dict:
     manifest = json.loads((out / "manifest.json").read_text())
     return {key: value for key, value in manifest.items() if key not in TIMING_FIELDS}
@@ -69,11 +64,11 @@ def _stable_manifest(out) -> dict:
 def test_data_files_are_byte_identical_across_reruns_and_runners(
         tmp_path_factory, split_input, output_format, runners):
     outs = [_run(tmp_path_factory, split_input, output_format, runner) for runner in runners]
-    first = _data_digests(outs[0])
+    first = data_digests(outs[0])
     suffix = ".tfrecord.gz" if output_format == "tfrecord" else ".parquet"
     assert list(first) == [f"part-0000{i}-of-00004{suffix}" for i in range(4)]
     for runner, out in zip(runners[1:], outs[1:]):
-        assert _data_digests(out) == first, f"{runner} wrote other bytes"
+        assert data_digests(out) == first, f"{runner} wrote other bytes"
     stable = _stable_manifest(outs[0])
     assert stable["parity_sample"] == {"rows_requested": 0, "status": "off"}
     for out in outs[1:]:

@@ -5,10 +5,10 @@ have the installed package and nothing of the driver. The stand-in here: a
 Beam worker pool (`worker_pool_main`) started from a fresh virtualenv that
 holds only the project's built wheel and its pinned dependencies
 (tests/worker_pool.py), driven with `--runner PortableRunner --job_endpoint
-embed --environment_type EXTERNAL`. Its output must have the DirectRunner
-run's content; so must a `multi_processing` DirectRunner run's. Content is
-compared as parsed rows: tf.Example map order and row order differ between
-processes (README "Output").
+embed --environment_type EXTERNAL`. Its `data/` files must be byte-identical
+to the DirectRunner run's (README "Reproducible reruns"), and so must a
+`multi_processing` DirectRunner run's; the parsed content is compared too,
+so a failure says whether rows or only bytes differ.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.publish import SUCCESS
-from tests.support import SAMPLE_TFRECORD, read_manifest, run_cli, tfrecord_content
+from tests.support import SAMPLE_TFRECORD, data_digests, read_manifest, run_cli, tfrecord_content
 from tests.worker_pool import WorkerPool, build_wheel, worker_venv
 
 
@@ -47,6 +47,7 @@ def test_wheel_only_workers_write_the_direct_runners_content(wheel_only_workers,
           "--environment_type", "EXTERNAL",
           "--environment_config", f"localhost:{wheel_only_workers.port}")
     assert tfrecord_content(out) == tfrecord_content(flights_tfrecord_run)
+    assert data_digests(out) == data_digests(flights_tfrecord_run)
     # The work ran in the pool's workers: their cwd is empty and they have no
     # PYTHONPATH, so `pipeline` came from the wheel installed in their venv.
     assert wheel_only_workers.workers_started() > before
@@ -57,3 +58,4 @@ def test_multi_processing_writes_the_in_memory_content(flights_tfrecord_run, tmp
     rerun(flights_tfrecord_run, out, "--direct_running_mode", "multi_processing",
           "--direct_num_workers", "2")
     assert tfrecord_content(out) == tfrecord_content(flights_tfrecord_run)
+    assert data_digests(out) == data_digests(flights_tfrecord_run)
