@@ -78,7 +78,10 @@ def _config_with_output_format(tmp_path_factory, output_format: str, *,
     return path
 
 
-@pytest.fixture(scope="session")
+# Module scope: the emulator's proxy settings (HTTPS_PROXY, ...) live in this
+# process's environment, so they must not outlast the module that uses them
+# (test_workers.py's pip would send PyPI requests to the test proxy).
+@pytest.fixture(scope="module")
 def gcs():
     """A local GCS emulator with one bucket (`gcs.bucket`, a gs:// URL); see gcs_emulator.py."""
     from tests.gcs_emulator import EmulatorUnavailable, start_emulator
