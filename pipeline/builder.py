@@ -3,6 +3,7 @@
     read -> check rows -> analyze (tf.Transform) -> write transform_fn
     read -> check rows -> transform (the exported graph) -> write data
                                                          -> feature stats
+                                                         -> drift counts, combinations
                        -> write invalid rows
 
 The input is read twice when analysis is needed rather than held in memory
@@ -18,7 +19,14 @@ import pyarrow as pa
 import tensorflow_transform.beam as tft_beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from pipeline.combinations import counted_features
 from pipeline.config import Config
+from pipeline.drift_counts import (
+    COMBINATIONS_TAG,
+    BatchDriftCounts,
+    WriteCombinations,
+    WriteDriftCounts,
+)
 from pipeline.features import make_preprocessing_fn
 from pipeline.schema import tensor_adapter_config
 from pipeline.sources import ReadRawBatches
@@ -50,13 +58,22 @@ def build_pipeline(config: Config, options: PipelineOptions, *, output_dir: str,
                | "ReadInput" >> ReadRawBatches(config)
                | "CheckRows" >> beam.ParDo(CheckRows(config, quarantine=quarantine, report=True))
                .with_outputs(INVALID_TAG, main="valid"))
-    transformed = checked.valid | "TransformBatches" >> beam.ParDo(
-        TransformBatches(config, output_dir), ready=beam.pvalue.AsSingleton(ready))
+    count = bool(counted_features(config))
+    transform_outputs = checked.valid | "TransformBatches" >> beam.ParDo(
+        TransformBatches(config, output_dir, count_combinations=count),
+        ready=beam.pvalue.AsSingleton(ready)).with_outputs(COMBINATIONS_TAG, main="transformed")
+    transformed = transform_outputs.transformed
+    if count:
+        _ = transform_outputs[COMBINATIONS_TAG] | "WriteCombinations" >> WriteCombinations(
+            output_dir)
     _ = transformed | "WriteTransformed" >> WriteTransformed(config,
                                                              os.path.join(output_dir, "data"))
     _ = (transformed
          | "DropPositions" >> beam.Values()
          | "WriteFeatureStats" >> WriteFeatureStats(output_dir))
+    if BatchDriftCounts(config).needed:
+        _ = (checked.valid, transformed) | "WriteDriftCounts" >> WriteDriftCounts(config,
+                                                                                  output_dir)
     if quarantine:
         _ = checked[INVALID_TAG] | "WriteInvalidRows" >> WriteInvalidRows(
             os.path.join(output_dir, "invalid"))

@@ -18,7 +18,7 @@ from pipeline.config import ConfigError, UnknownKindError, load_config
 from pipeline.dataflow_checks import DataflowOptionsError, check_dataflow_options
 
 # README "Exit codes": a scheduler can tell these apart.
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARITY = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARITY, EXIT_DRIFT = 0, 1, 2, 3, 4
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,6 +69,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="serve the first N input rows through serving/ in a fresh process "
                           "and fail on any mismatch with the batch output (default 1000, "
                           "0 = off)")
+    run.add_argument("--fail-on-drift", action="store_true",
+                     help="transform-only: exit 4 when the data crosses a drift threshold "
+                          "(outputs are still complete and published)")
     run.set_defaults(handler=_run)
 
     validate = commands.add_parser("validate", help="check a config and print the plan")
@@ -182,7 +185,7 @@ def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
     try:
         summary = run_job(config, beam_args, transform_fn_dir=args.transform_fn,
                           quarantine=args.on_invalid == "quarantine", overwrite=args.overwrite,
-                          verify_rows=args.verify_rows)
+                          verify_rows=args.verify_rows, fail_on_drift=args.fail_on_drift)
     except ParityError as error:
         print(f"featurecross: {error}", file=sys.stderr)
         return EXIT_PARITY
@@ -214,6 +217,25 @@ def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
     print(f"  output:           {summary.output_dir}/ (data/, transform_fn/, "
           "transformed_metadata/, serving/, manifest.json"
           + (", invalid/" if args.on_invalid == "quarantine" else "") + ", _SUCCESS)")
+    return _drift_verdict(summary.drift)
+
+
+def _drift_verdict(drift: dict | None) -> int:
+    """Prints the drift figures that crossed a threshold; EXIT_DRIFT when the gate is on."""
+    from pipeline.drift import crossing_text
+    if drift is None:
+        return EXIT_OK
+    if not drift["crossings"]:
+        print("  drift:            within every threshold (figures in manifest.json)")
+        return EXIT_OK
+    for crossing in drift["crossings"]:
+        print(f"featurecross: drift: {crossing_text(crossing)}", file=sys.stderr)
+    if drift["gate"]:
+        print("featurecross: drift gate: exit 4; the output is complete and published",
+              file=sys.stderr)
+        return EXIT_DRIFT
+    print("featurecross: drift is a warning only; --fail-on-drift or a drift: block in the "
+          "config makes it exit 4", file=sys.stderr)
     return EXIT_OK
 
 

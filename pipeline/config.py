@@ -25,6 +25,8 @@ COLUMN_TYPES = ("string", "int", "float")
 COLUMN_SHAPES = ("scalar", "sequence")
 OUTPUT_MODES = ("int", "one_hot", "multi_hot")
 FEATURE_KINDS = ("cross", "hash", "bucketize", "product", "polynomial")
+DRIFT_KEYS = ("max_unseen_rate", "max_psi")
+DEFAULT_DRIFT = {"max_unseen_rate": 0.05, "max_psi": 0.2}
 
 
 class _NotGiven:
@@ -149,6 +151,23 @@ class Feature:
 
 
 @dataclasses.dataclass(frozen=True)
+class DriftThresholds:
+    """The `drift:` block: thresholds a transform-only run's data is held to.
+
+    `gate` is True when the config has the block: crossing a threshold then
+    fails the run (README "Drift against the frozen analysis").
+    """
+    max_unseen_rate: float = DEFAULT_DRIFT["max_unseen_rate"]
+    max_psi: float = DEFAULT_DRIFT["max_psi"]
+    per_feature: Mapping[str, Mapping[str, float]] = dataclasses.field(default_factory=dict)
+    gate: bool = False
+
+    def for_feature(self, name: str) -> dict[str, float]:
+        return {"max_unseen_rate": self.max_unseen_rate, "max_psi": self.max_psi,
+                **self.per_feature.get(name, {})}
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     path: str
     input_format: str
@@ -158,6 +177,7 @@ class Config:
     keep: tuple[str, ...]
     output_dir: str | None
     output_format: str
+    drift: DriftThresholds = DriftThresholds()
 
     def with_overrides(self, *, input_pattern: str | None = None,
                        output_dir: str | None = None) -> "Config":
@@ -252,7 +272,8 @@ class _Parser:
         return value
 
     def parse(self, raw: Any) -> Config:
-        top = self.mapping(raw, _ROOT, ("input", "schema", "features", "keep", "output"),
+        top = self.mapping(raw, _ROOT, ("input", "schema", "features", "keep", "output",
+                                        "drift"),
                            required=("input", "schema", "features"))
         source = self.mapping(top["input"], "input", ("format", "pattern"), required=("format",))
         input_format = self.choice(source["format"], "input.format", INPUT_FORMATS)
@@ -268,8 +289,38 @@ class _Parser:
             output_dir = self.string(output_dir, "output.dir")
         output_format = self.choice(sink.get("format", "tfrecord"), "output.format",
                                     OUTPUT_FORMATS)
+        drift = self.parse_drift(top["drift"], features) if "drift" in top else DriftThresholds()
         return Config(self.path, input_format, pattern, schema, features, keep,
-                      output_dir, output_format)
+                      output_dir, output_format, drift)
+
+    def parse_drift(self, raw: Any, features: tuple[Feature, ...]) -> DriftThresholds:
+        spec = self.mapping(raw, "drift", (*DRIFT_KEYS, "features"))
+        thresholds = {name: self.threshold(spec[name], f"drift.{name}", name)
+                      for name in DRIFT_KEYS if name in spec}
+        kinds = {f.name: f.kind for f in features}
+        per_feature = {}
+        for name, values in self.mapping(spec.get("features", {}), "drift.features",
+                                         list(kinds)).items():
+            key = f"drift.features.{name}"
+            allowed = DRIFT_KEYS if kinds[name] in ("cross", "hash") else (
+                ("max_psi",) if kinds[name] == "bucketize" else ())
+            if not allowed:
+                raise self.error(key, f"{kinds[name]} features have no drift figures.", values,
+                                 allowed="cross, hash and bucketize features")
+            per_feature[name] = {threshold: self.threshold(value, f"{key}.{threshold}",
+                                                           threshold)
+                                 for threshold, value in
+                                 self.mapping(values, key, allowed).items()}
+        return DriftThresholds(**thresholds, per_feature=per_feature, gate=True)
+
+    def threshold(self, value: Any, key: str, name: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.error(key, "must be a number.", value)
+        if name == "max_unseen_rate" and not 0 <= value <= 1:
+            raise self.error(key, "is a share of rows.", value, allowed="0 to 1")
+        if name == "max_psi" and value <= 0:
+            raise self.error(key, "must be positive.", value, allowed="numbers > 0")
+        return float(value)
 
     def parse_schema(self, raw: Any) -> dict[str, Column]:
         if not isinstance(raw, dict) or not raw:

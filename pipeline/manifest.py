@@ -68,7 +68,9 @@ def describe_features(config: Config,
 def write_manifest(output_dir: str, config: Config, counts: Counts, *,
                    transform_fn_dir: str | None, boundaries: dict[str, list[float]],
                    stats: dict[str, dict], timings: dict[str, float],
-                   parity_sample: dict[str, Any] | None = None) -> None:
+                   parity_sample: dict[str, Any] | None = None,
+                   drift_baseline: dict[str, Any] | None = None,
+                   drift: dict[str, Any] | None = None) -> None:
     with open(config.path, encoding="utf-8") as handle:
         config_text = handle.read()
     manifest = {
@@ -86,6 +88,8 @@ def write_manifest(output_dir: str, config: Config, counts: Counts, *,
         "features": describe_features(config, boundaries),
         "column_stats": stats,
         "parity_sample": parity_sample,
+        "drift_baseline": drift_baseline,
+        "drift": drift,
     }
     notes: list[str] = []
     manifest = finite_json(manifest, "", notes)

@@ -16,9 +16,12 @@ import tensorflow as tf
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from pipeline import baseline
 from pipeline.boundaries import bucket_boundaries
 from pipeline.builder import build_pipeline
 from pipeline.config import Config
+from pipeline.drift_counts import read_combinations, read_drift_counts
+from pipeline.drift_report import write_drift_section
 from pipeline.manifest import write_manifest
 from pipeline.parity import DEFAULT_ROWS, ParitySample
 from pipeline.publish import TEMP_DIR_NAME, Publication, PublishError, require_complete
@@ -42,6 +45,7 @@ class RunSummary:
     rows_quarantined: int
     seconds: float
     parity_sample: dict = dataclasses.field(default_factory=dict)
+    drift: dict | None = None  # the drift section of a transform-only run
 
     @property
     def rows_per_second(self) -> float:
@@ -50,7 +54,7 @@ class RunSummary:
 
 def run_job(config: Config, beam_args: list[str], *, transform_fn_dir: str | None = None,
             quarantine: bool = False, overwrite: bool = False,
-            verify_rows: int = DEFAULT_ROWS) -> RunSummary:
+            verify_rows: int = DEFAULT_ROWS, fail_on_drift: bool = False) -> RunSummary:
     started = time.monotonic()
     _check_input(config.input_pattern)
     if not config.output_dir:
@@ -88,8 +92,17 @@ def run_job(config: Config, beam_args: list[str], *, transform_fn_dir: str | Non
         parity, parity_seconds = parity_sample.check(work_dir)
         summary = dataclasses.replace(summary, parity_sample=parity,
                                       seconds=time.monotonic() - started)
+        boundaries = bucket_boundaries(config, work_dir)
+        today = baseline.summaries(config, boundaries=boundaries,
+                                   combinations=read_combinations(work_dir),
+                                   drift_counts=read_drift_counts(work_dir))
+        drift_baseline, drift = baseline.record(config, work_dir, today,
+                                                frozen_run=transform_fn_dir,
+                                                fail_on_drift=fail_on_drift)
+        summary = dataclasses.replace(summary, drift=drift)
+        write_drift_section(work_dir, drift)
         write_manifest(work_dir, config, summary, transform_fn_dir=transform_fn_dir,
-                       boundaries=bucket_boundaries(config, work_dir),
+                       boundaries=boundaries, drift_baseline=drift_baseline, drift=drift,
                        stats=read_feature_stats(work_dir), parity_sample=parity,
                        timings={"pipeline": pipeline_seconds,
                                 "parity_sample": parity_seconds,

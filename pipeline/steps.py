@@ -10,7 +10,9 @@ import apache_beam as beam
 import pyarrow as pa
 from apache_beam.metrics import Metrics
 
+from pipeline.combinations import BatchCombinations
 from pipeline.config import Config
+from pipeline.drift_counts import COMBINATIONS_TAG
 from pipeline.outputs import output_feature_spec, parquet_schema
 from pipeline.part_files import PartFileFormat, WritePartFiles
 from pipeline.rows import InvalidInputError, RawBatch, RowChecker
@@ -56,22 +58,33 @@ class TransformBatches(beam.DoFn):
     """Applies the exported transform graph to clean batches (Arrow in, Arrow out).
 
     Elements are (input position, batch) pairs; the position is passed on.
+    With `count_combinations`, each batch's distinct hashed combinations
+    (`pipeline.combinations`) go to the COMBINATIONS_TAG output for drift.
 
     The graph is loaded once per worker, on the first batch: its directory is
     only complete once analysis has published it (the `ready` side input).
     """
 
-    def __init__(self, config: Config, transform_output_dir: str) -> None:
+    def __init__(self, config: Config, transform_output_dir: str, *,
+                 count_combinations: bool = False) -> None:
         self.config = config
         self.transform_output_dir = transform_output_dir
+        self.count_combinations = count_combinations
         self.transformer = None
+        self.combinations = None
 
     def process(self, element: tuple, ready=None) -> Iterator[tuple]:
         if self.transformer is None:
             from pipeline.transform import BatchTransformer
             self.transformer = BatchTransformer(self.config, self.transform_output_dir)
+            if self.count_combinations:
+                self.combinations = BatchCombinations(self.config)
         position, batch = element
-        yield position, self.transformer(batch)
+        transformed = self.transformer(batch)
+        yield position, transformed
+        if self.combinations is not None:
+            yield beam.pvalue.TaggedOutput(COMBINATIONS_TAG,
+                                           self.combinations(batch, transformed))
 
 
 def to_parquet_table(batch: pa.RecordBatch, schema: pa.Schema) -> pa.Table:

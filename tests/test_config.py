@@ -165,7 +165,7 @@ def test_unknown_top_level_key(tmp_path):
     config = make_config(featurs=[])
     del config["features"]
     assert_config_rejected(tmp_path, config, "featurs", "unknown key. Allowed: input, schema, "
-                           "features, keep, output. Did you mean 'features'?")
+                           "features, keep, output, drift. Did you mean 'features'?")
 
 
 def test_unknown_feature_key(tmp_path):
@@ -327,3 +327,38 @@ def test_invalid_yaml(tmp_path):
     path = tmp_path / "config.yaml"
     path.write_text("input: {format: parquet\nschema: [\n")
     assert_rejected(str(path), "<file>", "is not valid YAML", received=False)
+
+
+# The drift block (README "Drift against the frozen analysis").
+
+def test_drift_thresholds_apply_globally_and_per_feature(tmp_path):
+    bucket = {"name": "distance_bucket", "bucketize": "distance", "num_buckets": 4}
+    config = load_config(write_config(tmp_path, make_config(
+        BASE_CONFIG["features"][0], bucket,
+        drift={"max_unseen_rate": 0.1, "features": {"distance_bucket": {"max_psi": 0.05}}})))
+    assert config.drift.gate
+    assert config.drift.for_feature("route") == {"max_unseen_rate": 0.1, "max_psi": 0.2}
+    assert config.drift.for_feature("distance_bucket") == {"max_unseen_rate": 0.1,
+                                                           "max_psi": 0.05}
+    assert not load_config(write_config(tmp_path, make_config())).drift.gate
+
+
+@pytest.mark.parametrize("drift,key,fragment", [
+    ({"max_unseen": 0.1}, "drift.max_unseen", "unknown key"),
+    ({"max_unseen_rate": 1.5}, "drift.max_unseen_rate", "is a share of rows"),
+    ({"max_psi": 0}, "drift.max_psi", "must be positive"),
+    ({"max_psi": "high"}, "drift.max_psi", "must be a number"),
+    ({"features": {"nope": {"max_psi": 0.1}}}, "drift.features.nope", "unknown key"),
+    ({"features": {"route": {"max_rate": 0.1}}}, "drift.features.route.max_rate",
+     "unknown key"),
+])
+def test_bad_drift_block(tmp_path, drift, key, fragment):
+    assert_config_rejected(tmp_path, make_config(drift=drift), key, fragment)
+
+
+def test_drift_unseen_rate_is_for_hashed_features_only(tmp_path):
+    bucket = {"name": "distance_bucket", "bucketize": "distance", "num_buckets": 4}
+    config = make_config(BASE_CONFIG["features"][0], bucket, drift={
+        "features": {"distance_bucket": {"max_unseen_rate": 0.1}}})
+    assert_config_rejected(tmp_path, config, "drift.features.distance_bucket.max_unseen_rate",
+                           "unknown key")

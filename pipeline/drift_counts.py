@@ -1,0 +1,234 @@
+"""The Beam side of the drift figures: rows per bucket and top input values.
+
+Counted on the batches as they go by (vectorized per batch, then merged), so
+the drift baseline and today's figures cost no extra pass: rows per bucket
+of each bucketized feature (from the transformed batches) and value counts
+of each categorical input of a hashed feature (from the checked raw
+batches), and the distinct raw combinations of each hashed feature with
+their bins and rows (`pipeline.combinations`, from the transform step, the
+one place that sees a batch's raw and transformed values together).
+README "Drift against the frozen analysis".
+"""
+
+from __future__ import annotations
+
+import collections
+import io
+import json
+import os
+
+import apache_beam as beam
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline import combinations
+from pipeline.config import Config
+from pipeline.outputs import sparse_keys
+
+DRIFT_COUNTS_FILE = "drift_counts.json"
+COMBINATIONS_FILE = "combinations.npz"
+COMBINATIONS_TAG = "combinations"
+TOP_VALUES = 10            # shown per categorical input
+TRACKED_VALUES = 10_000    # distinct values counted per input; beyond, the rarest are dropped
+
+
+def bucketized_features(config: Config) -> list:
+    return [f for f in config.features if f.kind == "bucketize"]
+
+
+def categorical_inputs(config: Config) -> list[str]:
+    """Raw string and int columns that a cross or hash reads directly."""
+    names = {f.name for f in config.features}
+    seen: dict[str, None] = {}
+    for feature in config.features:
+        if feature.kind in ("cross", "hash"):
+            for name in feature.inputs:
+                if name not in names and config.schema[name].type in ("string", "int"):
+                    seen[name] = None
+    return list(seen)
+
+
+def bucket_rows(feature, batch: pa.RecordBatch) -> np.ndarray:
+    """Rows (values, for sequences) per bucket id in one transformed batch."""
+    if feature.output == "int":
+        ids = pc.list_flatten(batch.column(feature.name)).to_numpy(zero_copy_only=False)
+        return np.bincount(ids.astype(np.int64))
+    if feature.sparse:
+        index_key, _ = sparse_keys(feature.name)
+        ids = pc.list_flatten(batch.column(index_key)).to_numpy(zero_copy_only=False)
+        return np.bincount(ids.astype(np.int64))
+    dense = pc.list_flatten(batch.column(feature.name)).to_numpy(zero_copy_only=False)
+    return dense.reshape(batch.num_rows, -1).sum(axis=0).round().astype(np.int64)
+
+
+def value_counts(column: pa.Array) -> dict[str, int]:
+    counts = pc.value_counts(pc.list_flatten(column))
+    values = counts.field("values").to_pylist()
+    return {_text(v): int(c) for v, c in zip(values, counts.field("counts").to_numpy())}
+
+
+def _text(value) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+class BatchDriftCounts:
+    """Per-batch counts: {"buckets": {feature: [rows...]}} of transformed batches and
+    {"inputs": {column: {value: rows}}} of raw ones."""
+
+    def __init__(self, config: Config) -> None:
+        self.buckets = bucketized_features(config)
+        self.inputs = categorical_inputs(config)
+
+    @property
+    def needed(self) -> bool:
+        return bool(self.buckets or self.inputs)
+
+    def of_raw(self, batch: pa.RecordBatch) -> dict:
+        return {"inputs": {name: value_counts(batch.column(name)) for name in self.inputs}}
+
+    def of_transformed(self, batch: pa.RecordBatch) -> dict:
+        return {"buckets": {f.name: bucket_rows(f, batch).tolist() for f in self.buckets}}
+
+
+def merge_counts(first: dict, second: dict) -> dict:
+    buckets = dict(first.get("buckets", {}))
+    for name, rows in second.get("buckets", {}).items():
+        mine = buckets.get(name, [])
+        width = max(len(mine), len(rows))
+        buckets[name] = [(mine[i] if i < len(mine) else 0) + (rows[i] if i < len(rows) else 0)
+                         for i in range(width)]
+    inputs = {name: collections.Counter(counts) for name, counts in
+              first.get("inputs", {}).items()}
+    truncated = set(first.get("truncated", ())) | set(second.get("truncated", ()))
+    for name, counts in second.get("inputs", {}).items():
+        merged = inputs.setdefault(name, collections.Counter())
+        merged.update(counts)
+        if len(merged) > TRACKED_VALUES:
+            inputs[name] = collections.Counter(dict(merged.most_common(TRACKED_VALUES)))
+            truncated.add(name)
+    return {"buckets": buckets, "inputs": {k: dict(v) for k, v in inputs.items()},
+            "truncated": sorted(truncated)}
+
+
+class MergeDriftCounts(beam.CombineFn):
+    def create_accumulator(self) -> dict:
+        return {}
+
+    def add_input(self, accumulator: dict, counts: dict) -> dict:
+        return merge_counts(accumulator, counts)
+
+    def merge_accumulators(self, accumulators) -> dict:
+        merged: dict = {}
+        for accumulator in accumulators:
+            merged = merge_counts(merged, accumulator)
+        return merged
+
+    def extract_output(self, accumulator: dict) -> dict:
+        return accumulator
+
+
+class WriteDriftCounts(beam.PTransform):
+    """(raw, transformed) PCollections of (position, batch) in; `drift_counts.json` out."""
+
+    def __init__(self, config: Config, output_dir: str) -> None:
+        super().__init__()
+        self.counts = BatchDriftCounts(config)
+        self.path = os.path.join(output_dir, DRIFT_COUNTS_FILE)
+
+    def expand(self, pcolls):
+        raw, transformed = pcolls
+        counts = self.counts
+        return ((raw | "CountInputValues" >> beam.Map(lambda keyed: counts.of_raw(keyed[1])),
+                 transformed | "CountBuckets" >> beam.Map(
+                     lambda keyed: counts.of_transformed(keyed[1])))
+                | "AllCounts" >> beam.Flatten()
+                | "MergeDriftCounts" >> beam.CombineGlobally(MergeDriftCounts())
+                | "WriteDriftCounts" >> beam.Map(_write_json, self.path))
+
+
+def _write_json(counts: dict, path: str) -> None:
+    import tensorflow as tf
+    with tf.io.gfile.GFile(path, "w") as handle:
+        json.dump(counts, handle)
+
+
+def read_drift_counts(output_dir: str) -> dict:
+    """Reads and removes the counts the pipeline left in `output_dir` ({} if none)."""
+    import tensorflow as tf
+    path = os.path.join(output_dir, DRIFT_COUNTS_FILE)
+    if not tf.io.gfile.exists(path):
+        return {}
+    with tf.io.gfile.GFile(path) as handle:
+        counts = json.load(handle)
+    tf.io.gfile.remove(path)
+    return counts
+
+
+def top_values(counts: dict[str, int], total: int) -> list[dict]:
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:TOP_VALUES]
+    return [{"value": value, "rows": rows, "share": rows / total if total else 0.0}
+            for value, rows in ranked]
+
+
+class MergeCombinations(beam.CombineFn):
+    """Per-batch {feature: (keys, bins, rows)} in; merged per feature (None if past the limit)."""
+
+    def create_accumulator(self) -> dict:
+        return {}
+
+    def add_input(self, accumulator: dict, grouped: dict) -> dict:
+        return self.merge_accumulators([accumulator, grouped])
+
+    def merge_accumulators(self, accumulators) -> dict:
+        merged: dict = {}
+        for accumulator in accumulators:
+            for name, grouped in accumulator.items():
+                merged[name] = (combinations.merge(merged[name], grouped) if name in merged
+                                else grouped)
+        return merged
+
+    def extract_output(self, accumulator: dict) -> dict:
+        return accumulator
+
+
+class WriteCombinations(beam.PTransform):
+    """Per-batch groupings in; `combinations.npz` in `output_dir` out."""
+
+    def __init__(self, output_dir: str) -> None:
+        super().__init__()
+        self.path = os.path.join(output_dir, COMBINATIONS_FILE)
+
+    def expand(self, grouped):
+        return (grouped
+                | "MergeCombinations" >> beam.CombineGlobally(MergeCombinations())
+                | "WriteCombinations" >> beam.Map(_write_npz, self.path))
+
+
+def _write_npz(merged: dict, path: str) -> None:
+    import tensorflow as tf
+    arrays = {"__inexact__": np.array([n for n, g in merged.items() if g is None], dtype=str)}
+    for name, grouped in merged.items():
+        if grouped is not None:
+            arrays.update({f"{name}/keys": grouped[0], f"{name}/bins": grouped[1],
+                           f"{name}/rows": grouped[2]})
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    with tf.io.gfile.GFile(path, "wb") as handle:
+        handle.write(buffer.getvalue())
+
+
+def read_combinations(output_dir: str) -> dict[str, dict]:
+    """Reads and removes what the pipeline left in `output_dir`: figures per feature."""
+    import tensorflow as tf
+    path = os.path.join(output_dir, COMBINATIONS_FILE)
+    if not tf.io.gfile.exists(path):
+        return {}
+    with tf.io.gfile.GFile(path, "rb") as handle:
+        arrays = dict(np.load(io.BytesIO(handle.read())))
+    tf.io.gfile.remove(path)
+    names = {key.split("/")[0] for key in arrays if "/" in key}
+    found = {name: combinations.figures((arrays[f"{name}/keys"], arrays[f"{name}/bins"],
+                                         arrays[f"{name}/rows"])) for name in names}
+    found.update({name: combinations.figures(None) for name in arrays["__inexact__"].tolist()})
+    return found
