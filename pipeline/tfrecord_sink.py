@@ -2,13 +2,13 @@
 
 Beam's `WriteToTFRecord` takes one element per record, and its per-element
 cost (and one gzip call per record) was most of the job's time. This writer
-takes a whole record batch at a time: tfx-bsl's C++ encoder makes the
-tf.Examples, the TFRecord framing is built in one buffer, and Beam's file
-systems take the bytes (any file system). `pipeline.part_files` names the files.
+takes a whole record batch at a time: `pipeline.example_encoder` lays out the
+tf.Examples and their TFRecord framing in one buffer, and Beam's file systems
+take the bytes (any file system). `pipeline.part_files` names the files.
 
-The bytes are reproducible: tf.Example features in a fixed key order (see
-`in_key_order`), and a gzip header without a timestamp (zlib's and ISA-L's
-header carries mtime 0).
+The bytes are reproducible: tf.Example features in a fixed key order (the
+encoder's; `in_key_order` does the same for Examples from elsewhere), and a
+gzip header without a timestamp (zlib's and ISA-L's header carries mtime 0).
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ import pyarrow as pa
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from isal import isal_zlib
+
+from pipeline.example_encoder import Piece, example_header, example_pieces, join_rows, prefix_piece
 
 _LENGTH = struct.Struct("<Q")
 _CRC = struct.Struct("<I")
@@ -73,10 +75,35 @@ def frame_records(records: list[bytes]) -> bytes:
     return b"".join(parts)
 
 
+def frame_examples(batch: pa.RecordBatch) -> np.ndarray:
+    """The batch's rows as TFRecord records of serialized tf.Examples, in one buffer.
+
+    The framing is laid out with the Examples (`pipeline.example_encoder`);
+    only the data checksums are filled in afterwards, once the bytes exist.
+    """
+    pieces, features_lengths = example_pieces(batch)
+
+    def framed_header(features_length: int) -> bytes:
+        start = example_header(features_length)
+        return _header(len(start) + features_length) + start
+
+    header = prefix_piece(features_lengths, framed_header)
+    framed = join_rows([header, *pieces, Piece.constant(bytes(_CRC.size))], batch.num_rows)
+    ends = np.cumsum(header.row_lengths(batch.num_rows) + features_lengths + _CRC.size)
+    starts = np.concatenate([[0], ends[:-1]]) + _LENGTH.size + _CRC.size
+    data = framed.tobytes()
+    checksums = np.fromiter((google_crc32c.value(data[start:end - _CRC.size])
+                             for start, end in zip(starts.tolist(), ends.tolist())),
+                            dtype=np.uint32, count=len(ends))
+    trailers = (ends - _CRC.size)[:, None] + np.arange(_CRC.size)
+    framed[trailers] = _mask(checksums).view(np.uint8).reshape(-1, _CRC.size)
+    return framed
+
+
 class _ExampleFileWriter:
     """A file handle taking record batches; encodes, frames and gzips them on a thread.
 
-    tfx-bsl's encoder and ISA-L's deflate spend much of their time outside the
+    NumPy's copies and ISA-L's deflate spend most of their time outside the
     GIL, so this work overlaps with transforming the next batch on the main
     thread. One worker keeps the file in order, and at most two batches wait,
     so memory stays flat.
@@ -85,9 +112,7 @@ class _ExampleFileWriter:
     _PENDING = 2
 
     def __init__(self, raw) -> None:
-        from tfx_bsl.coders import example_coder
         self.raw = raw
-        self.encoder = example_coder.RecordBatchToExamplesEncoder()
         self.compressor = isal_zlib.compressobj(_GZIP_LEVEL, isal_zlib.DEFLATED, _GZIP_WBITS)
         self.worker = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         self.pending: collections.deque = collections.deque()
@@ -98,7 +123,7 @@ class _ExampleFileWriter:
         self.pending.append(self.worker.submit(self._write, batch))
 
     def _write(self, batch: pa.RecordBatch) -> None:
-        framed = frame_records(in_key_order(self.encoder.encode(batch)))
+        framed = frame_examples(batch)
         self.raw.write(self.compressor.compress(framed))
 
     def close(self) -> None:
