@@ -5,6 +5,7 @@
     python bench/workloads.py floor --config C --input P --transform-dir D --output O \
         --format ...
     python bench/workloads.py pyarrow_io --config C --input P --output O
+    python bench/workloads.py analyze --config C --input P --output O --impl featurecross|tft
 
 Every workload writes a small JSON report (rows, phase timings) to
 `--report FILE`; the parent measures wall time and peak RSS from outside.
@@ -23,6 +24,10 @@ Every workload writes a small JSON report (rows, phase timings) to
   `transform_features_layer()`, NumPy -> Arrow, pyarrow ParquetWriter (or
   tfx-bsl's C++ example encoder + tf.io.TFRecordWriter, gzip level 1).
 - pyarrow_io: read the config's columns with pyarrow and write them back out.
+- analyze: the analysis pass alone, writing transform_fn/. `--impl featurecross`
+  is the job's own (`AnalyzeAndWriteTransformFn`: row-group reads, RowChecker,
+  `tft_beam.AnalyzeDataset`); `--impl tft` is what a tft user would write:
+  `ReadFromParquetBatched` -> RowChecker -> `AnalyzeDataset` -> `WriteTransformFn`.
 """
 
 from __future__ import annotations
@@ -305,14 +310,64 @@ def baseline(args) -> dict:
                                      "pipeline": time.perf_counter() - mark}}
 
 
+# -------------------------------------------------------------------- analysis
+def analyze(args) -> dict:
+    _quiet()
+    mark = time.perf_counter()
+    import apache_beam as beam
+    import tensorflow_transform.beam as tft_beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipeline.builder import AnalyzeAndWriteTransformFn
+    from pipeline.config import load_config
+    from pipeline.features import make_preprocessing_fn
+    from pipeline.rows import RawBatch, RowChecker
+    from pipeline.schema import tensor_adapter_config
+    config = load_config(args.config)
+    config = config.with_overrides(input_pattern=args.input)
+    imported = time.perf_counter() - mark
+
+    def normalize(table):
+        checker = RowChecker(config)
+        for batch in table.to_batches(max_chunksize=BATCH_ROWS):
+            clean, invalid = checker.check(RawBatch(args.input, 0, batch))
+            if invalid:
+                raise ValueError(invalid[0].message())
+            yield clean
+
+    os.makedirs(args.output, exist_ok=True)
+    temp_dir = os.path.join(args.output, "tmp")
+    mark = time.perf_counter()
+    pipeline = beam.Pipeline(options=PipelineOptions(args.beam_args))
+    if args.impl == "featurecross":
+        _ = pipeline | "Analyze" >> AnalyzeAndWriteTransformFn(
+            config, output_dir=args.output, temp_dir=temp_dir, quarantine=False)
+    else:
+        with tft_beam.Context(temp_dir=temp_dir):
+            raw = (pipeline
+                   | "Read" >> beam.io.ReadFromParquetBatched(args.input,
+                                                              columns=list(config.schema))
+                   | "Normalize" >> beam.FlatMap(normalize))
+            transform_fn = ((raw, tensor_adapter_config(config))
+                            | "AnalyzeDataset" >> tft_beam.AnalyzeDataset(
+                                make_preprocessing_fn(config)))
+            _ = transform_fn | "WriteTransformFn" >> tft_beam.WriteTransformFn(args.output)
+    pipeline.run().wait_until_finish()
+    import pyarrow.parquet as pq
+    return {"rows": pq.ParquetFile(args.input).metadata.num_rows,
+            "phases": {"import": imported, "pipeline": time.perf_counter() - mark}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("kind", choices=("import_only", "pyarrow_io", "floor", "baseline"))
+    parser.add_argument("kind", choices=("import_only", "pyarrow_io", "floor", "baseline",
+                                            "analyze"))
     parser.add_argument("--config")
     parser.add_argument("--input")
     parser.add_argument("--output")
     parser.add_argument("--transform-dir")
     parser.add_argument("--format", default="parquet", choices=("parquet", "tfrecord"))
+    parser.add_argument("--impl", default="featurecross", choices=("featurecross", "tft"))
     parser.add_argument("--report")
     parser.add_argument("--fast-exit", action="store_true",
                         help="os._exit() after the report: skip interpreter teardown")
