@@ -7,8 +7,8 @@ tf.Examples and their TFRecord framing in one buffer, and Beam's file systems
 take the bytes (any file system). `pipeline.part_files` names the files.
 
 The bytes are reproducible: tf.Example features in a fixed key order (the
-encoder's; `in_key_order` does the same for Examples from elsewhere), and a
-gzip header without a timestamp (zlib's and ISA-L's header carries mtime 0).
+encoder's), and a gzip header without a timestamp (zlib's and ISA-L's header
+carries mtime 0).
 """
 
 from __future__ import annotations
@@ -50,18 +50,6 @@ def _header(length: int) -> bytes:
     """A record's length and its checksum; records repeat lengths, so it is cached."""
     packed = _LENGTH.pack(length)
     return packed + _CRC.pack(masked_crc32c(packed))
-
-
-def in_key_order(records: list[bytes]) -> list[bytes]:
-    """The same tf.Examples with their features in a fixed key order.
-
-    tfx-bsl's encoder fills a protobuf map, whose order changes from one
-    encoder call to the next; protobuf's deterministic serialization fixes
-    it (README "Reproducible reruns").
-    """
-    from tensorflow.core.example.example_pb2 import Example
-    parse = Example.FromString
-    return [parse(record).SerializeToString(deterministic=True) for record in records]
 
 
 def frame_records(records: list[bytes]) -> bytes:

@@ -13,7 +13,7 @@ from tfx_bsl.coders import example_coder
 
 from pipeline.part_files import PartFileFormat, WritePartFiles
 from pipeline.rows import Position
-from pipeline.tfrecord_sink import frame_records, in_key_order
+from pipeline.tfrecord_sink import frame_records
 
 RECORDS = [b"", b"a", "東京".encode(), bytes(range(256)) * 40, b"same length", b"same-length"]
 
@@ -51,18 +51,6 @@ def _batch(rows: int) -> pa.RecordBatch:
          pa.array([[b"x" * (i % 7)] for i in range(rows)], pa.large_list(pa.large_binary())),
          pa.array([[0.5 * i] for i in range(rows)], pa.large_list(pa.float32()))],
         ["id", "text", "score"])
-
-
-def test_examples_come_out_in_one_key_order_whatever_the_encoder_did():
-    """tfx-bsl's map order varies between calls; after in_key_order the bytes do not."""
-    many = pa.RecordBatch.from_arrays(
-        [pa.array([[i]], pa.large_list(pa.int64())) for i in range(12)],
-        [f"feature_{i}" for i in range(12)])
-    encoded = [example_coder.RecordBatchToExamples(many)[0] for _ in range(20)]
-    ordered = {in_key_order([record])[0] for record in encoded}
-    assert len(set(encoded)) > 1  # the premise: the encoder's order moves
-    assert len(ordered) == 1
-    assert tf.train.Example.FromString(ordered.pop()) == tf.train.Example.FromString(encoded[0])
 
 
 def test_part_files_follow_input_positions_not_arrival_order(tmp_path):
