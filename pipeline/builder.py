@@ -21,6 +21,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.combinations import counted_features
 from pipeline.config import Config
+from pipeline.coverage import MeasureVocabularyCoverage, vocabulary_features
 from pipeline.drift_counts import (
     COMBINATIONS_TAG,
     BatchDriftCounts,
@@ -68,12 +69,14 @@ def build_pipeline(config: Config, options: PipelineOptions, *, output_dir: str,
             output_dir)
     _ = transformed | "WriteTransformed" >> WriteTransformed(config,
                                                              os.path.join(output_dir, "data"))
-    _ = (transformed
-         | "DropPositions" >> beam.Values()
-         | "WriteFeatureStats" >> WriteFeatureStats(output_dir))
+    batches = transformed | "DropPositions" >> beam.Values()
+    _ = batches | "WriteFeatureStats" >> WriteFeatureStats(output_dir)
     if BatchDriftCounts(config).needed:
         _ = (checked.valid, transformed) | "WriteDriftCounts" >> WriteDriftCounts(config,
                                                                                   output_dir)
+    if vocabulary_features(config):
+        _ = batches | "MeasureVocabularyCoverage" >> MeasureVocabularyCoverage(
+            config, output_dir)
     if quarantine:
         _ = checked[INVALID_TAG] | "WriteInvalidRows" >> WriteInvalidRows(
             os.path.join(output_dir, "invalid"))
@@ -83,8 +86,8 @@ def build_pipeline(config: Config, options: PipelineOptions, *, output_dir: str,
 class AnalyzeAndWriteTransformFn(beam.PTransform):
     """tf.Transform's analysis of the input, published as `transform_fn/`.
 
-    A config with no analyzer (no quantile buckets) needs no pass over the
-    data: the graph is traced and exported from an empty input.
+    A config with no analyzer (no quantile buckets, no vocabulary) needs no
+    pass over the data: the graph is traced and exported from an empty input.
     """
 
     def __init__(self, config: Config, *, output_dir: str, temp_dir: str,

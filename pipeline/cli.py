@@ -127,7 +127,14 @@ def _validate(args: argparse.Namespace, _beam_args: list[str]) -> int:
     print(f"{config.path}: valid")
     print(f"  input:  {config.input_format} {config.input_pattern or '(pass --input)'}")
     print(f"  output: {config.output_format} {config.output_dir or '(pass --output)'}")
-    print(f"  analysis pass: {'yes (quantiles)' if config.needs_analysis else 'no'}")
+    analyzers = ", ".join(config.analyzers)
+    print(f"  analysis pass: {f'yes ({analyzers})' if analyzers else 'no'}")
+    groups: dict[str, list[str]] = {}
+    for feature in config.features:
+        if feature.generated_by:
+            groups.setdefault(feature.generated_by, []).append(feature.name)
+    for key, names in groups.items():
+        print(f"  {key} expands to {len(names)} crosses: {', '.join(names)}")
     for feature in config.features:
         print(f"  {feature.name}: {_describe(feature)}")
     if config.keep:
@@ -147,7 +154,12 @@ def _describe_hash_key(feature) -> str:
 
 def _describe(feature) -> str:
     inputs = " x ".join(feature.inputs)
-    if feature.kind == "cross":
+    if feature.kind == "cross" and feature.vocabulary is not None:
+        vocabulary = feature.vocabulary
+        text = (f"cross {inputs} -> vocabulary (top_k {vocabulary.top_k or 'all'}, "
+                f"frequency_threshold {vocabulary.frequency_threshold or 1}) "
+                f"+ {vocabulary.num_oov_buckets} OOV buckets")
+    elif feature.kind == "cross":
         text = f"cross {inputs} -> {feature.num_bins} bins ({_describe_hash_key(feature)})"
     elif feature.kind == "hash":
         text = f"hash {inputs} -> {feature.num_bins} bins" + (

@@ -27,6 +27,8 @@ OUTPUT_MODES = ("int", "one_hot", "multi_hot")
 FEATURE_KINDS = ("cross", "hash", "bucketize", "product", "polynomial")
 DRIFT_KEYS = ("max_unseen_rate", "max_psi")
 DEFAULT_DRIFT = {"max_unseen_rate": 0.05, "max_psi": 0.2}
+VOCABULARY_KEYS = ("top_k", "frequency_threshold", "num_oov_buckets")
+CROSS_NAME_JOIN = "_x_"  # generated names: carrier_x_origin, like TF's own cross strings
 
 
 class _NotGiven:
@@ -90,6 +92,19 @@ class Column:
 
 
 @dataclasses.dataclass(frozen=True)
+class Vocabulary:
+    """A cross's exact-id vocabulary: `tft.compute_and_apply_vocabulary`'s settings."""
+    top_k: int | None = None               # keep the k most frequent combinations
+    frequency_threshold: int | None = None  # keep those seen at least this often
+    num_oov_buckets: int = 1               # FarmHash buckets for everything else
+
+    @property
+    def max_width(self) -> int | None:
+        """Upper bound of the ids (kept + OOV), known before analysis only with top_k."""
+        return None if self.top_k is None else self.top_k + self.num_oov_buckets
+
+
+@dataclasses.dataclass(frozen=True)
 class Feature:
     """An output feature; exactly one kind, with that kind's settings."""
     name: str
@@ -106,6 +121,8 @@ class Feature:
     output: str = "int"
     sparse: bool = False
     is_sequence: bool = False      # derived: does the output vary in length per row
+    vocabulary: Vocabulary | None = None  # cross only: exact ids instead of hashing
+    generated_by: str | None = None  # "crosses[0]" for a feature the shorthand expanded
 
     @property
     def is_categorical(self) -> bool:
@@ -128,6 +145,8 @@ class Feature:
         if self.kind == "bucketize":
             return (self.num_buckets if self.boundaries is None
                     else len(self.boundaries) + 1)
+        if self.vocabulary is not None:
+            return self.vocabulary.max_width
         return self.num_bins
 
     def polynomial_terms(self) -> list[tuple[str, ...]]:
@@ -188,8 +207,17 @@ class Config:
     @property
     def needs_analysis(self) -> bool:
         """True when some feature needs a full pass over the data."""
-        return any(f.kind == "bucketize" and f.boundaries is None
-                   for f in self.features)
+        return bool(self.analyzers)
+
+    @property
+    def analyzers(self) -> list[str]:
+        """What the analysis pass computes: quantiles, vocabularies."""
+        found = []
+        if any(f.kind == "bucketize" and f.boundaries is None for f in self.features):
+            found.append("quantiles")
+        if any(f.vocabulary is not None for f in self.features):
+            found.append("vocabularies")
+        return found
 
 
 def load_config(path: str) -> Config:
@@ -272,16 +300,21 @@ class _Parser:
         return value
 
     def parse(self, raw: Any) -> Config:
-        top = self.mapping(raw, _ROOT, ("input", "schema", "features", "keep", "output",
-                                        "drift"),
-                           required=("input", "schema", "features"))
+        top = self.mapping(raw, _ROOT, ("input", "schema", "features", "crosses", "keep",
+                                        "output", "drift"), required=("input", "schema"))
+        if "features" not in top and "crosses" not in top:
+            raise self.error("features", "is required.", NOT_GIVEN,
+                             hint="Declare features, or generate crosses with crosses:.")
         source = self.mapping(top["input"], "input", ("format", "pattern"), required=("format",))
         input_format = self.choice(source["format"], "input.format", INPUT_FORMATS)
         pattern = source.get("pattern")
         if pattern is not None:
             pattern = self.string(pattern, "input.pattern")
         schema = self.parse_schema(top["schema"])
-        features = self.parse_features(top["features"], schema)
+        features = (self.parse_features(top["features"], schema)
+                    if "features" in top else ())
+        if "crosses" in top:
+            features += self.parse_crosses(top["crosses"], schema, features)
         keep = self.parse_keep(top.get("keep", []), schema)
         sink = self.mapping(top.get("output", {}), "output", ("dir", "format"))
         output_dir = sink.get("dir")
@@ -382,13 +415,17 @@ class _Parser:
         inputs = self.parse_inputs(spec[kind], f"{key}.{kind}", kind, schema, defined)
         values["inputs"] = inputs
         sources = [schema.get(i) or defined[i] for i in inputs]
-        if kind in ("cross", "hash"):
+        if kind == "cross" and "vocabulary" in spec:
+            values.update(self.parse_vocabulary_cross(spec, key))
+        elif kind in ("cross", "hash"):
             if "num_bins" not in spec:
                 raise self.error(f"{key}.num_bins", "is required.", NOT_GIVEN,
-                                 allowed=f"integers from 2 to {MAX_INT64}")
+                                 allowed=f"integers from 2 to {MAX_INT64}",
+                                 hint=("Or give vocabulary: {top_k: ...} for exact ids."
+                                       if kind == "cross" else None))
             values["num_bins"] = self.integer(spec["num_bins"], f"{key}.num_bins", minimum=2,
                                               maximum=MAX_INT64)
-        if kind == "cross":
+        if kind == "cross" and "vocabulary" not in spec:
             values["hash_key"] = self.hash_key(spec.get("hash_key", DEFAULT_HASH_KEY),
                                                f"{key}.hash_key")
         if kind == "hash" and spec.get("salt") is not None:
@@ -456,6 +493,91 @@ class _Parser:
             if source.is_sequence:
                 raise self.error(key, f"{kind} needs a scalar input, not a sequence.", name)
 
+    def parse_vocabulary_cross(self, spec: dict, key: str) -> dict[str, Any]:
+        """`vocabulary:` replaces hashing: no num_bins, no hash_key."""
+        for other in ("num_bins", "hash_key"):
+            if other in spec:
+                raise self.error(f"{key}.{other}", "applies to hashed crosses only; this "
+                                 "cross has a vocabulary.", spec[other],
+                                 hint="Drop one of the two: vocabulary gives exact ids, "
+                                      "num_bins hashes every combination.")
+        vocab_key = f"{key}.vocabulary"
+        raw = self.mapping(spec["vocabulary"] if spec["vocabulary"] is not None else {},
+                           vocab_key, VOCABULARY_KEYS)
+        settings = {}
+        for name in ("top_k", "frequency_threshold"):
+            if raw.get(name) is not None:
+                settings[name] = self.integer(raw[name], f"{vocab_key}.{name}", minimum=1,
+                                              maximum=MAX_INT64)
+        settings["num_oov_buckets"] = self.integer(
+            raw.get("num_oov_buckets", 1), f"{vocab_key}.num_oov_buckets", minimum=1,
+            maximum=MAX_INT64)
+        return {"vocabulary": Vocabulary(**settings)}
+
+    def parse_crosses(self, raw: Any, schema: Mapping[str, Column],
+                      declared: Sequence[Feature]) -> tuple[Feature, ...]:
+        """Expands `crosses:` into named cross features, after the declared ones.
+
+        Order is stable: entry by entry, degree by degree, then the
+        combinations of `all_of` in its own order (itertools.combinations).
+        """
+        if not isinstance(raw, list) or not raw:
+            raise self.error("crosses", "must be a non-empty list.", raw)
+        self.later_features = set()
+        defined = {feature.name: feature for feature in declared}
+        owners = {name: f"schema.{name}" for name in schema}
+        owners.update({f.name: f"features[{i}].name" for i, f in enumerate(declared)})
+        generated: list[Feature] = []
+        for index, spec in enumerate(raw):
+            key = f"crosses[{index}]"
+            spec = self.mapping(spec, key, ("all_of", "degree", *_KIND_KEYS["cross"]),
+                                required=("all_of",))
+            columns = self.parse_all_of(spec["all_of"], f"{key}.all_of", schema, defined)
+            degrees = self.parse_degrees(spec.get("degree", 2), f"{key}.degree", len(columns))
+            shared = {k: v for k, v in spec.items() if k not in ("all_of", "degree")}
+            for degree in degrees:
+                for combination in itertools.combinations(columns, degree):
+                    name = CROSS_NAME_JOIN.join(combination)
+                    if name in owners:
+                        raise self.error(f"{key}.all_of", f"generates the feature {name!r}, "
+                                         f"but {owners[name]} already uses that name.",
+                                         spec["all_of"], hint="Rename the declared feature "
+                                         "or column, or leave it out of all_of.")
+                    feature = self.parse_feature({"name": name, "cross": list(combination),
+                                                  **shared}, key, schema, defined)
+                    feature = dataclasses.replace(feature, generated_by=key)
+                    owners[name] = f"{key} ({name})"
+                    defined[name] = feature
+                    generated.append(feature)
+        return tuple(generated)
+
+    def parse_all_of(self, raw: Any, key: str, schema: Mapping[str, Column],
+                     defined: Mapping[str, Feature]) -> list[str]:
+        if (not isinstance(raw, list) or len(raw) < 2
+                or not all(isinstance(n, str) for n in raw)):
+            raise self.error(key, "must be a list of at least 2 input names.", raw,
+                             allowed="schema columns and declared features")
+        if len(set(raw)) != len(raw):
+            raise self.error(key, "lists a name twice.", raw)
+        for position, name in enumerate(raw):
+            if name not in schema and name not in defined:
+                raise self.error(f"{key}[{position}]", "is neither a schema column nor a "
+                                 "declared feature.", name,
+                                 allowed=", ".join([*schema, *defined]))
+            self.check_input_type("cross", f"{key}[{position}]",
+                                  schema.get(name) or defined[name])
+        return raw
+
+    def parse_degrees(self, raw: Any, key: str, inputs: int) -> list[int]:
+        allowed = f"an integer or a list of integers from 2 to {inputs} (the size of all_of)"
+        degrees = raw if isinstance(raw, list) else [raw]
+        if (not degrees or any(isinstance(d, bool) or not isinstance(d, int)
+                               or not 2 <= d <= inputs for d in degrees)):
+            raise self.error(key, "is not a valid cross degree.", raw, allowed=allowed)
+        if len(set(degrees)) != len(degrees):
+            raise self.error(key, "lists a degree twice.", raw, allowed=allowed)
+        return sorted(degrees)
+
     def parse_salt(self, raw: Any, key: str) -> tuple[int, int]:
         def valid(v: Any) -> bool:
             return isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_INT64
@@ -491,7 +613,12 @@ class _Parser:
             raise self.error(f"{key}.output", "one_hot needs a scalar feature; a sequence "
                              "input gives several ids per row.", output,
                              hint="Use multi_hot.")
-        width = (values.get("num_bins") or values.get("num_buckets")
+        if output != "int" and values.get("vocabulary") and values["vocabulary"].top_k is None:
+            raise self.error(f"{key}.output", f"{output} output of a vocabulary cross needs "
+                             "vocabulary.top_k: its width is top_k + num_oov_buckets.",
+                             output, hint="Set top_k, or use output: int.")
+        width = (values["vocabulary"].max_width if values.get("vocabulary")
+                 else values.get("num_bins") or values.get("num_buckets")
                  or len(values.get("boundaries") or ()) + 1)
         if output != "int" and not sparse and width > MAX_DENSE_WIDTH:
             raise self.error(f"{key}.output", f"dense {output} output is wider than "
@@ -512,13 +639,14 @@ class _Parser:
 
 
 _KIND_KEYS = {
-    "cross": ("num_bins", "hash_key", "output", "sparse"),
+    "cross": ("num_bins", "hash_key", "vocabulary", "output", "sparse"),
     "hash": ("num_bins", "salt", "output", "sparse"),
     "bucketize": ("num_buckets", "boundaries", "output", "sparse"),
     "product": (),
     "polynomial": ("degree", "interaction_only", "include_bias"),
 }
-_ALL_KEYS = ("name", *FEATURE_KINDS, "num_bins", "hash_key", "salt", "num_buckets",
+_ALL_KEYS = ("name", *FEATURE_KINDS, "num_bins", "hash_key", "vocabulary", "salt",
+             "num_buckets",
              "boundaries", "degree", "interaction_only", "include_bias", "output", "sparse")
 
 

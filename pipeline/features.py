@@ -62,6 +62,38 @@ def _one_per_row(values: tf.Tensor) -> tf.SparseTensor:
     return tf.SparseTensor(indices, values, tf.stack([batch, tf.constant(1, tf.int64)]))
 
 
+def cross_strings(inputs: list[Tensor]) -> Tensor:
+    """`tf.sparse.cross`: each combination's values joined with `_X_`, in config order.
+
+    All-scalar inputs give one string per row (a dense `[batch]` tensor); any
+    sequence input gives the Cartesian product per row (a SparseTensor).
+    """
+    crossed = tf.sparse.cross(cross_inputs(inputs))
+    if any(isinstance(x, tf.SparseTensor) for x in inputs):
+        return crossed
+    return crossed.values  # exactly one string per row, already in row order
+
+
+def vocabulary_filename(feature: Feature) -> str:
+    """The vocabulary's asset name in transform_fn/ (and serving/)."""
+    return f"vocabulary_{feature.name}"
+
+
+def vocabulary_ids(inputs: list[Tensor], feature: Feature) -> Tensor:
+    """Exact ids for frequent combinations, FarmHash OOV buckets for the rest.
+
+    `tft.compute_and_apply_vocabulary` on the `tf.sparse.cross` strings: kept
+    combinations get ids 0.. by descending frequency (tf.Transform's order);
+    any other string gets `size + Fingerprint64(string) % num_oov_buckets`.
+    """
+    vocabulary = feature.vocabulary
+    return tft.compute_and_apply_vocabulary(
+        cross_strings(inputs), top_k=vocabulary.top_k,
+        frequency_threshold=vocabulary.frequency_threshold,
+        num_oov_buckets=vocabulary.num_oov_buckets,
+        vocab_filename=vocabulary_filename(feature), name=f"vocabulary_{feature.name}")
+
+
 def hash_ids(values: Tensor, *, num_bins: int, salt: tuple[int, int] | None = None) -> Tensor:
     """Keras `Hashing(num_bins, salt=...)`: FarmHash64 of the string form."""
     def hash_dense(x: tf.Tensor) -> tf.Tensor:
@@ -137,6 +169,8 @@ def _batch_size(ids: Tensor) -> tf.Tensor:
 def compute_feature(feature: Feature, values: Mapping[str, Tensor]) -> Tensor:
     """The feature's bin ids (categorical kinds) or numbers (numeric kinds)."""
     inputs = [values[name] for name in feature.inputs]
+    if feature.kind == "cross" and feature.vocabulary is not None:
+        return vocabulary_ids(inputs, feature)
     if feature.kind == "cross":
         return cross_ids(inputs, num_bins=feature.num_bins, hash_key=feature.applied_hash_key)
     if feature.kind == "hash":

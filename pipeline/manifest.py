@@ -7,6 +7,7 @@ finite number (a float feature holding inf or NaN) is written as null, and
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -41,9 +42,11 @@ def installed_versions() -> dict[str, str]:
     return found
 
 
-def describe_features(config: Config,
-                      boundaries: dict[str, list[float]]) -> list[dict[str, Any]]:
-    """Per output: its kind, inputs, settings, stored form and bucket boundaries."""
+def describe_features(config: Config, boundaries: dict[str, list[float]],
+                      vocabularies: dict[str, dict] | None = None) -> list[dict[str, Any]]:
+    """Per output: its kind, inputs, settings, stored form, bucket boundaries and,
+    for vocabulary crosses, the vocabulary's size and row coverage."""
+    vocabularies = vocabularies or {}
     spec = output_feature_spec(config)
     described = []
     for feature in config.features:
@@ -52,9 +55,14 @@ def describe_features(config: Config,
                                  "stored_as": repr(spec[feature.name])}
         if feature.is_categorical:
             entry.update(num_bins=feature.width, output=feature.output, sparse=feature.sparse)
-        if feature.kind == "cross":
+        if feature.generated_by:
+            entry["generated_by"] = feature.generated_by
+        if feature.kind == "cross" and feature.vocabulary is None:
             entry["hash_key"] = feature.hash_key  # as the config gives it
             entry["hash_key_applied"] = feature.applied_hash_key  # the int64 TF's op gets
+        if feature.vocabulary is not None:
+            entry["vocabulary"] = {**dataclasses.asdict(feature.vocabulary),
+                                   **vocabularies.get(feature.name, {})}
         if feature.kind == "hash" and feature.salt:
             entry["salt"] = list(feature.salt)
         if feature.name in boundaries:
@@ -70,7 +78,8 @@ def write_manifest(output_dir: str, config: Config, counts: Counts, *,
                    stats: dict[str, dict], timings: dict[str, float],
                    parity_sample: dict[str, Any] | None = None,
                    drift_baseline: dict[str, Any] | None = None,
-                   drift: dict[str, Any] | None = None) -> None:
+                   drift: dict[str, Any] | None = None,
+                   vocabularies: dict[str, dict] | None = None) -> None:
     with open(config.path, encoding="utf-8") as handle:
         config_text = handle.read()
     manifest = {
@@ -85,7 +94,7 @@ def write_manifest(output_dir: str, config: Config, counts: Counts, *,
                  "quarantined": counts.rows_quarantined},
         "seconds": round(counts.seconds, 3),
         "timings": {phase: round(seconds, 3) for phase, seconds in timings.items()},
-        "features": describe_features(config, boundaries),
+        "features": describe_features(config, boundaries, vocabularies),
         "column_stats": stats,
         "parity_sample": parity_sample,
         "drift_baseline": drift_baseline,

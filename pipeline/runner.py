@@ -20,6 +20,7 @@ from pipeline import baseline
 from pipeline.boundaries import bucket_boundaries
 from pipeline.builder import build_pipeline
 from pipeline.config import Config
+from pipeline.coverage import read_vocabulary_report
 from pipeline.drift_counts import read_combinations, read_drift_counts
 from pipeline.drift_report import write_drift_section
 from pipeline.manifest import write_manifest
@@ -104,6 +105,7 @@ def run_job(config: Config, beam_args: list[str], *, transform_fn_dir: str | Non
         write_manifest(work_dir, config, summary, transform_fn_dir=transform_fn_dir,
                        boundaries=boundaries, drift_baseline=drift_baseline, drift=drift,
                        stats=read_feature_stats(work_dir), parity_sample=parity,
+                       vocabularies=read_vocabulary_report(config, work_dir),
                        timings={"pipeline": pipeline_seconds,
                                 "parity_sample": parity_seconds,
                                 "serving_export_and_manifest":
