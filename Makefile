@@ -27,7 +27,8 @@ data: install
 	$(PY) data/build_flights.py sample data/sample
 	$(PY) data/build_flights.py full data/full
 
-# The worked example (README "Do crosses help?"): about 15 minutes on 2 cores; not in CI.
+# The worked example (README "Do crosses help? A worked example"); about 5 minutes
+# on 2 cores, not in CI.
 example: install data/full/flights.parquet
 	$(PY) example/run_example.py
 

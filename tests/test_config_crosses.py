@@ -9,7 +9,7 @@ import itertools
 import pytest
 
 from pipeline.config import ConfigError, Vocabulary, load_config
-from tests.conftest import run_cli
+from tests.support import run_cli
 from tests.test_config import (
     BASE_CONFIG,
     assert_config_rejected,

@@ -1,4 +1,6 @@
-"""Smoke run of the worked example (README "Do crosses help?") on a slice of the sample.
+"""Smoke run of the worked example on a slice of the sample.
+
+README "Do crosses help? A worked example" describes the full run.
 
 `make example` runs it on the full table; here a small slice and one epoch of
 the wide model check that every feature set is featurized (train, then
@@ -13,7 +15,7 @@ import math
 
 import pytest
 
-from tests.conftest import REPO, SAMPLE_PARQUET
+from tests.support import REPO, SAMPLE_PARQUET
 
 
 @pytest.fixture(scope="module")

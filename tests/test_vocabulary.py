@@ -28,8 +28,7 @@ from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
 from pipeline.config import load_config
 from pipeline.verify import serve_in_fresh_process
-from tests.conftest import run_cli
-from tests.test_parity import batch_rows, examples, tensors_to_rows
+from tests.support import batch_rows, examples, run_cli, tensors_to_rows
 
 ORIGINS = ["JFK", "LGA", "EWR", "東京", "a b", "x"]
 DESTS = ["ATL", "ORD", "LAX", "SFO", "BOS", "MIA", "DEN", "SEA"]
