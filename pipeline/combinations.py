@@ -51,11 +51,16 @@ def _values(column: pa.Array) -> pa.Array:
 
 
 def counted_features(config: Config) -> list[Feature]:
-    """Hashed features over scalar inputs: one combination per row."""
+    """Hashed features over scalar inputs: one combination per row.
+
+    Vocabulary crosses are left out: their ids are not fingerprints, and the
+    manifest's vocabulary coverage already says how many rows fell outside.
+    """
     sequence = {name: c.is_sequence for name, c in config.schema.items()}
     sequence.update({f.name: f.is_sequence for f in config.features})
     return [f for f in config.features
-            if f.kind in ("cross", "hash") and not any(sequence[n] for n in f.inputs)]
+            if f.kind in ("cross", "hash") and f.vocabulary is None
+            and not any(sequence[n] for n in f.inputs)]
 
 
 def bins_of(feature: Feature, transformed: pa.RecordBatch) -> np.ndarray:
