@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import statistics
 
-from scales import TARGETS, scale_rows
+from scales import CPU_TWINS, MEMORY_COMPONENTS, TARGETS, scale_rows
 
 
 def project_wall(by_scale: dict, smaller: list[str], rows_l: int) -> float | None:
@@ -85,7 +85,11 @@ def _ratio(a, b):
     return a / b if a is not None and b else None
 
 
-def derive(summary: dict, scales: list[str], mid: str) -> dict:
+def _meets(value, op: str, bound: float) -> bool | None:
+    return None if value is None else (value >= bound if op == ">=" else value <= bound)
+
+
+def derive(summary: dict, scales: list[str], mid: str, memory: str | None = None) -> dict:
     small, large = scales[0], scales[-1]
     imports = summary.get("_", {}).get("import", {}).get("-", {}).get("wall_s")
     fast = summary.get("_", {}).get("import_fast_exit", {}).get("-", {}).get("wall_s")
@@ -138,6 +142,18 @@ def derive(summary: dict, scales: list[str], mid: str) -> dict:
                 rss[c] = s[large]["peak_rss_mb"] / s[mid]["peak_rss_mb"]
         d["rss_large_over_mid_by_component"] = rss
         d["rss_large_over_mid"] = max(rss.values()) if rss else None
+        d["peak_rss_mb"] = {c: {s: e["peak_rss_mb"] for s, e in components[c].items()
+                                if e.get("peak_rss_mb")}
+                            for c in MEMORY_COMPONENTS if c in components}
+        rss = {c: by_scale[memory] / by_scale[large] for c, by_scale in d["peak_rss_mb"].items()
+               if memory in by_scale and large in by_scale}
+        d["rss_memory_over_large_by_component"] = rss
+        d["rss_memory_over_large"] = max(rss.values()) if rss else None
+        for key in ("wall_s", "cpu_s"):
+            d[f"analysis_{key}"] = {
+                s: {"featurecross": components.get("analyze_fc", {}).get(s, {}).get(key),
+                    "tft": components.get("analyze_tft", {}).get(s, {}).get(key)}
+                for s in (large, memory) if s}
         d["transform_only_over_floor"] = _ratio(m.get("fc_transform_only"),
                                                 m.get("floor_parquet"))
         d["fixed_cost_over_import"] = _ratio(fixed, imports)
@@ -150,8 +166,9 @@ def derive(summary: dict, scales: list[str], mid: str) -> dict:
         d["multi_processing_over_in_memory_time"] = _ratio(mp, fc.get(mid, {}).get("wall_s"))
         d["targets"] = {}
         for key, (op, bound) in TARGETS.items():
-            value = d.get(key)
-            ok = None if value is None else (value >= bound if op == ">=" else value <= bound)
-            d["targets"][key] = {"value": value, "target": f"{op} {bound}", "met": ok}
+            value, cpu = d.get(key), d.get(CPU_TWINS.get(key, ""))
+            d["targets"][key] = {"value": value, "target": f"{op} {bound}",
+                                 "met": _meets(value, op, bound), "cpu_value": cpu,
+                                 "cpu_met": _meets(cpu, op, bound)}
         derived[config] = d
     return derived

@@ -11,7 +11,19 @@ import threading
 import time
 
 from analyse import project_wall, summarize
-from scales import COMPONENTS, CONFIGS, MP_FLAGS, PY, ROOT, SCALE_FILES, WORKLOADS, scale_rows
+from scales import (
+    ANALYSIS_COMPONENTS,
+    ANALYSIS_CONFIGS,
+    COMPONENTS,
+    CONFIGS,
+    MEMORY_COMPONENTS,
+    MP_FLAGS,
+    PY,
+    ROOT,
+    SCALE_FILES,
+    WORKLOADS,
+    scale_rows,
+)
 
 
 def _tree_rss_kb(root: int) -> int:
@@ -128,6 +140,10 @@ class Bench:
     def command(self, component: str, config: str, scale: str, out: str) -> list[str]:
         data = os.path.join(ROOT, SCALE_FILES[scale][0])
         cfg = self.configs[config]
+        if component in ANALYSIS_COMPONENTS:
+            impl = "featurecross" if component == "analyze_fc" else "tft"
+            return [PY, WORKLOADS, "analyze", "--config", cfg["parquet"], "--input", data,
+                    "--output", out, "--impl", impl]
         if component.startswith("fc_"):
             fmt = "tfrecord" if component == "fc_tfrecord" else "parquet"
             cmd = [PY, "-m", "pipeline", "run", "--config", cfg[fmt], "--input", data,
@@ -235,7 +251,26 @@ class Bench:
                     for component in self.components_for(scale, scales, False):
                         if component.startswith("baseline_") and repeat >= baseline_repeats:
                             continue
+                        if component in ANALYSIS_COMPONENTS and (
+                                config not in ANALYSIS_CONFIGS or scale != scales[-1]):
+                            continue
                         self.run_one(component, config, scale, repeat)
+        self.run_memory_point()
+
+    def run_memory_point(self) -> None:
+        """The fc components and the analysis pass once at --memory-scale, for peak RSS."""
+        scale = self.args.memory_scale
+        configs = [c for c in self.args.configs if c in self.args.memory_configs]
+        if not scale or not configs:
+            return
+        print(f"\nmemory point {scale} ({scale_rows(scale):,} rows), once each:")
+        for config in configs:
+            for component in MEMORY_COMPONENTS:
+                if component not in self.args.components or (
+                        component in ANALYSIS_COMPONENTS and config not in ANALYSIS_CONFIGS):
+                    continue
+                self.run_one(component, config, scale, 0)
+            shutil.rmtree(self.ref_dir(config, scale), ignore_errors=True)  # GBs of output
 
     def _baseline_repeats(self, scale: str, scales: list[str], repeats: int) -> int:
         """How often to run the tf.Transform baseline at the largest scale (0: skip it)."""

@@ -5,11 +5,16 @@ from __future__ import annotations
 from scales import COMPONENTS
 
 
+def _ratio(a, b):
+    return a / b if a is not None and b else None
+
+
 def _fmt(value, spec="{:,.0f}", none="-") -> str:
     return none if value is None else spec.format(value)
 
 
-def print_tables(summary: dict, derived: dict, scales: list[str]) -> None:
+def print_tables(summary: dict, derived: dict, scales: list[str],
+                 memory: str | None = None) -> None:
     imports = derived.get("import_s")
     print("\n" + "=" * 100)
     print(f"import tensorflow, apache_beam, tensorflow_transform (fresh python, median): "
@@ -69,7 +74,25 @@ def print_tables(summary: dict, derived: dict, scales: list[str]) -> None:
               f"{_fmt(d['cpu_marginal_fc_over_baseline_tfrecord'], '{:.2f}x')}, "
               f"TFRecord/Parquet {_fmt(d['cpu_tfrecord_over_parquet_marginal'], '{:.2f}x')}, "
               f"transform-only/floor {_fmt(d['cpu_transform_only_over_floor'], '{:.2f}x')}")
-        print("  targets (wall time):")
+        if d["peak_rss_mb"]:
+            shown = [s for s in (*scales, memory) if s and s != scales[0]]
+            print(f"  peak RSS MB ({', '.join(shown)}; {memory or '-'}/{scales[-1]}): " + "; ".join(
+                f"{c} " + " ".join(_fmt(by_scale.get(s), '{:,.0f}') for s in shown)
+                + f" ({_fmt(d['rss_memory_over_large_by_component'].get(c), '{:.2f}x')})"
+                for c, by_scale in d["peak_rss_mb"].items()))
+        for s, walls in d["analysis_wall_s"].items():
+            cpus = d["analysis_cpu_s"][s]
+            if walls["featurecross"] or walls["tft"]:
+                print(f"  analysis pass at {s} (whole process, wall s / CPU s): featurecross "
+                      f"{_fmt(walls['featurecross'], '{:.1f}')} / "
+                      f"{_fmt(cpus['featurecross'], '{:.1f}')}, tf.Transform AnalyzeDataset "
+                      f"{_fmt(walls['tft'], '{:.1f}')} / {_fmt(cpus['tft'], '{:.1f}')} "
+                      f"(featurecross/tft by CPU "
+                      f"{_fmt(_ratio(cpus['featurecross'], cpus['tft']), '{:.2f}x')})")
+        print("  targets (wall time; by CPU seconds where the figure has a CPU form):")
+        verdict = {True: "MET", False: "not met", None: "n/a"}
         for key, t in d["targets"].items():
-            met = {True: "MET", False: "not met", None: "n/a"}[t["met"]]
-            print(f"    {key:<30} {_fmt(t['value'], '{:.2f}'):>8}  target {t['target']:<7} {met}")
+            cpu = (f"   CPU {_fmt(t['cpu_value'], '{:.2f}'):>5} {verdict[t['cpu_met']]}"
+                   if t.get("cpu_value") is not None else "")
+            print(f"    {key:<30} {_fmt(t['value'], '{:.2f}'):>8}  target {t['target']:<7} "
+                  f"{verdict[t['met']]:<8}{cpu}")

@@ -1,6 +1,6 @@
 """featurecross benchmark: `make bench` (= .venv/bin/python bench/run_bench.py).
 
-    python bench/run_bench.py                # full: 1k, 1x, 10x; 3 repeats (~35-45 min, 2 cores)
+    python bench/run_bench.py                # full: 1k, 1x, 10x; 3 repeats; 100x memory point
     python bench/run_bench.py --quick        # smoke run: 1k, 20k rows; 1 repeat (~5 min)
     python bench/run_bench.py --scales 1k,1x --repeats 1 --configs hashing_only
     python bench/run_bench.py --baseline-at-largest no   # extrapolate tf.Transform at 10x
@@ -26,11 +26,20 @@ bench/configs/hashing_only.yaml: crosses and hashes only):
   io_pyarrow         pyarrow read + write of the same columns (pure IO floor)
   fc_parquet_mp2     fc_parquet with --direct_running_mode multi_processing
                      --direct_num_workers 2 (middle scale only)
+  analyze_fc         the analysis pass alone, featurecross's (largest scale and memory point;
+                     configs with an analyzer only)
+  analyze_tft        the same analysis as plain tf.Transform: ReadFromParquetBatched ->
+                     AnalyzeDataset -> WriteTransformFn
 plus `import tensorflow, apache_beam, tensorflow_transform` in a fresh Python
 (and the same ending in os._exit(0), which shows the interpreter's teardown).
 The tf.Transform baseline is the slowest part; at the largest scale it runs
 --repeats times if the bench's projected total fits --budget-minutes (40),
 else once, else not at all (extrapolated, marked *).
+
+Memory point (--memory-scale, default 100x = 33.7M rows, built on demand by
+repeating the 1x table, never committed): fc_parquet, fc_tfrecord,
+fc_transform_only and the analysis pass run once there, for the configs in
+--memory-configs; their peak RSS is set against the largest regular scale.
 
 Derived: fixed cost = wall of the 1k-row run; marginal throughput =
 (rows_large - rows_1k) / (wall_large - wall_1k); the targets' ratios.
@@ -53,6 +62,7 @@ from analyse import derive, extrapolate, summarize
 from measure import Bench
 from report import print_tables
 from scales import (
+    ANALYSIS_CONFIGS,
     BENCH,
     COMPONENTS,
     CONFIGS,
@@ -75,7 +85,7 @@ def parse_args(argv=None):
                                      epilog=__doc__.split("\n", 2)[2])
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: scales 1k,20k, 1 repeat, import measured once")
-    parser.add_argument("--scales", help="comma list of 1k,20k,1x,10x (default 1k,1x,10x)")
+    parser.add_argument("--scales", help="comma list of 1k,20k,1x,10x,100x (default 1k,1x,10x)")
     parser.add_argument("--repeats", type=int, help="runs per measurement (default 3)")
     parser.add_argument("--large-repeats", type=int, default=0,
                         help="repeats at the largest scale (default: --repeats)")
@@ -91,6 +101,11 @@ def parse_args(argv=None):
                              "--repeats times if the projected total fits --budget-minutes, "
                              "else once if that fits, else not (extrapolated)")
     parser.add_argument("--budget-minutes", type=float, default=40.0)
+    parser.add_argument("--memory-scale", default=None,
+                        help="scale of the memory point (default 100x; --quick: none; "
+                             "'none' skips it)")
+    parser.add_argument("--memory-configs", default=",".join(ANALYSIS_CONFIGS),
+                        help="configs measured at the memory point")
     parser.add_argument("--timeout", type=float, default=1800.0, help="per run, seconds")
     parser.add_argument("--workdir", default=os.path.join(
         os.environ.get("TMPDIR", "/tmp"), "featurecross-bench"))
@@ -105,6 +120,12 @@ def parse_args(argv=None):
         args.repeats = args.repeats or 1
         args.import_repeats = 1
     args.scales = (args.scales or "1k,1x,10x").split(",")
+    if args.memory_scale is None:
+        args.memory_scale = "none" if args.quick else "100x"
+    args.memory_scale = None if args.memory_scale == "none" else args.memory_scale
+    if args.memory_scale and args.memory_scale not in SCALE_FILES:
+        parser.error(f"unknown --memory-scale {args.memory_scale!r}")
+    args.memory_configs = args.memory_configs.split(",")
     args.repeats = args.repeats or 3
     args.configs = args.configs.split(",")
     args.components = args.components.split(",")
@@ -123,7 +144,7 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    ensure_data(args.scales)
+    ensure_data(args.scales + ([args.memory_scale] if args.memory_scale else []))
     prior = None
     if args.merge:
         with open(args.results) as handle:
@@ -165,8 +186,8 @@ def main(argv=None) -> int:
     summary = summarize(bench.runs)
     extrapolate(summary, scales, bench.skipped_baseline)
     mid = Bench.mid_scale(scales)
-    derived = derive(summary, scales, mid)
-    print_tables(summary, derived, scales)
+    derived = derive(summary, scales, mid, args.memory_scale)
+    print_tables(summary, derived, scales, args.memory_scale)
     other = [r["other_load_cores"] for r in bench.runs]
     failures = [r for r in bench.runs if r["returncode"] != 0 or r.get("error")]
     for note in bench.notes:
@@ -182,6 +203,7 @@ def main(argv=None) -> int:
         "mode": "quick" if args.quick else (prior or {}).get("mode", "full"),
         "argv": sys.argv[1:],
         "scales": {s: {"file": SCALE_FILES[s][0], "rows": scale_rows(s)} for s in args.scales},
+        "memory_scale": args.memory_scale,
         "repeats": args.repeats,
         "rss_method": RSS_METHOD,
         "wall_method": "child process spawn to exit (wait4), includes imports and teardown",
