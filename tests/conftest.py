@@ -3,22 +3,35 @@
 The flights runs use configs/flights.yaml on the shipped sample; the edge
 runs use tests/edge_data.py's edge-value set and config. Tests must not
 change these outputs: copy one first (see test_verify.py) to tamper with it.
+
+At the end of a run, a summary says where the time went: the shared runs
+below, the tests marked `external` (they start an outside system: the gs://
+emulator, a worker pool's virtualenv, the image's launcher run), and the rest.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import pathlib
 import subprocess
 import sys
+import time
 
 import pytest
 
 from pipeline.cli import quiet_libraries
-from tests import edge_data
-from tests.support import FLIGHTS_CONFIG, REPO, SAMPLE_TFRECORD, run_cli
 
-quiet_libraries()
+quiet_libraries()  # before the imports below bring TensorFlow in (and its start-up lines)
+
+from tests import edge_data  # noqa: E402
+from tests.support import (  # noqa: E402
+    FLIGHTS_CONFIG,
+    NO_PARITY_SAMPLE,
+    REPO,
+    SAMPLE_TFRECORD,
+    run_cli,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,10 +60,12 @@ def flights_parquet_run(flights_parquet_job) -> pathlib.Path:
 
 @pytest.fixture(scope="session")
 def flights_tfrecord_run(tmp_path_factory) -> pathlib.Path:
-    """configs/flights.yaml on the TFRecord sample, TFRecord out."""
+    """configs/flights.yaml on the TFRecord sample, TFRecord out; no parity sample
+    (see NO_PARITY_SAMPLE: test_verify.py serves this run)."""
     out = tmp_path_factory.mktemp("runs") / "tfrecord"
     config = _config_with_output_format(tmp_path_factory, "tfrecord", input_format="tfrecord")
-    assert run_cli("run", "--config", config, "--input", SAMPLE_TFRECORD, "--output", out) == 0
+    assert run_cli("run", "--config", config, "--input", SAMPLE_TFRECORD, "--output", out,
+                   *NO_PARITY_SAMPLE) == 0
     return out
 
 
@@ -93,3 +108,96 @@ def gcs():
     emulator.bucket = emulator.create_bucket("featurecross-test")
     yield emulator
     emulator.stop()
+
+
+# --- two workers: `make test` runs `pytest -n 2 --dist loadgroup` -------------
+# Tests that share a session run go to one worker, so no run happens twice;
+# every other file stays on one worker, so its module fixtures are not
+# duplicated. The two files with the longest module set-ups (a virtualenv
+# build on a fresh clone, the gs:// emulator and its runs) start first, one
+# on each worker, and the rest fills in around them.
+SHARED_RUNS = {"flights_parquet_job", "flights_parquet_run", "flights_tfrecord_run",
+               "edge_parquet_run", "edge_tfrecord_run"}
+FIRST = ["tests/test_workers.py", "tests/test_gcs.py"]
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    if not getattr(config.option, "loadgroup", False):
+        return
+
+    def group(item) -> str:
+        path = item.nodeid.split("::")[0]
+        if path not in FIRST and SHARED_RUNS & set(item.fixturenames):
+            return "shared_runs"
+        return path
+
+    groups = {item: group(item) for item in items}
+    starts = [*FIRST, "shared_runs"]
+    items.sort(key=lambda item: starts.index(groups[item]) if groups[item] in starts
+               else len(starts))
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(groups[item]))
+
+
+# --- where the time went -------------------------------------------------------
+# A plugin, not conftest hooks: session fixtures are set up by the session node,
+# which this directory's conftest hooks do not see. Each report carries what the
+# summary needs (user_properties travel with it from pytest-xdist's workers).
+
+def pytest_configure(config):
+    config.pluginmanager.register(TimeByGroup(), "featurecross-time-by-group")
+
+
+class TimeByGroup:
+    def __init__(self) -> None:
+        self.shared_runs_set_up: list[tuple[str, float]] = []  # since the last report
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_fixture_setup(self, fixturedef, request):
+        started = time.perf_counter()
+        yield
+        if fixturedef.scope == "session" and fixturedef.func.__module__ == __name__:
+            self.shared_runs_set_up.append((fixturedef.argname, time.perf_counter() - started))
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        report = outcome.get_result()
+        report.user_properties += [("shared_run", run) for run in self.shared_runs_set_up]
+        self.shared_runs_set_up.clear()
+        external = item.get_closest_marker("external")
+        if external:
+            report.user_properties.append(("external", external.args[0]))
+
+    def pytest_terminal_summary(self, terminalreporter):
+        """Seconds of setup + call + teardown by group; a shared run counts apart from
+        the test that first needed it. Under `-n 2` the groups overlap in wall time."""
+        groups: collections.Counter = collections.Counter()
+        files: dict[str, set] = collections.defaultdict(set)
+        shared: collections.Counter = collections.Counter()
+        for reports in terminalreporter.stats.values():
+            for report in reports:
+                if getattr(report, "when", None) not in ("setup", "call", "teardown"):
+                    continue
+                seconds = report.duration
+                group = "other tests"
+                for key, value in report.user_properties:
+                    if key == "shared_run":
+                        shared[value[0]] += value[1]
+                        seconds -= value[1]
+                    elif key == "external":
+                        group = f"external: {value}"
+                groups[group] += seconds
+                files[group].add(report.nodeid.split("::")[0])
+        if not groups:
+            return
+        write = terminalreporter.write_line
+        terminalreporter.section("time by group (seconds; setup + call + teardown)")
+        runs = [f"{name} {seconds:.1f}" for name, seconds in shared.most_common()
+                if seconds >= 0.05]
+        write(f"{sum(shared.values()):7.1f}  shared session runs (conftest.py): "
+              + ", ".join(runs))
+        for group, seconds in sorted(groups.items(), key=lambda item: item[0] == "other tests"):
+            named = "" if group == "other tests" else f" ({', '.join(sorted(files[group]))})"
+            write(f"{seconds:7.1f}  {group}{named}")

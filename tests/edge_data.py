@@ -23,7 +23,7 @@ import tensorflow as tf
 import yaml
 
 from pipeline.config import parse_config
-from tests.support import EDGE_INTS, EDGE_STRINGS, run_cli, to_example
+from tests.support import EDGE_INTS, EDGE_STRINGS, NO_PARITY_SAMPLE, run_cli, to_example
 
 SEED_A, SEED_B = 20261120, 20261121
 ROWS = 300
@@ -149,12 +149,14 @@ def run_edge_set(root: pathlib.Path, *, input_format: str = "parquet",
                  output_format: str = "parquet", seed: int = SEED_A) -> EdgeRun:
     """Writes the edge set and its config under `root` and runs the CLI on them.
 
-    conftest.py shares one such run per format pair across the session.
+    conftest.py shares one such run per format pair across the session;
+    test_parity.py serves every row of it, so the run skips its parity sample.
     """
     data = write_edge_set(root / "input", seed=seed)
     config = write_edge_config(root / "edge.yaml", input_format=input_format,
                                output_format=output_format)
     source = data.parquet if input_format == "parquet" else data.tfrecord
     out = root / "out"
-    assert run_cli("run", "--config", config, "--input", source, "--output", out) == 0
+    assert run_cli("run", "--config", config, "--input", source, "--output", out,
+                   *NO_PARITY_SAMPLE) == 0
     return EdgeRun(out, config, data)

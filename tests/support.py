@@ -42,6 +42,13 @@ EDGE_STRINGS = ["", "A", "東京", "café", "😀🚀", "a longer string, with s
 EDGE_INTS = [0, 101, -1, 7, -2**63, 2**63 - 1, -123456789012, 2**40 + 1]
 
 
+# Every run serves its first rows through its own serving/ in a fresh process
+# (README "Exit codes"), a TensorFlow start-up per run. Test runs whose serving
+# a test checks itself (test_parity.py, test_serving.py, test_verify.py, ...)
+# pass this to skip it; the shared flights run keeps it (test_parity_sample.py).
+NO_PARITY_SAMPLE = ("--verify-rows", "0")
+
+
 def run_cli(*args: Any) -> int:
     """`featurecross ARGS...` in this process; returns the exit code."""
     from pipeline.cli import main

@@ -19,7 +19,16 @@ import tensorflow_transform as tft
 from pipeline.config import load_config
 from pipeline.publish import SUCCESS
 from pipeline.schema import raw_feature_spec
-from tests.support import FLIGHTS_CONFIG, SAMPLE_PARQUET, SAMPLE_TFRECORD, run_cli, tfrecord_content
+from tests.support import (
+    FLIGHTS_CONFIG,
+    NO_PARITY_SAMPLE,
+    SAMPLE_PARQUET,
+    SAMPLE_TFRECORD,
+    run_cli,
+    tfrecord_content,
+)
+
+pytestmark = pytest.mark.external("gs:// emulator")
 
 ROWS = 1000
 
@@ -40,12 +49,13 @@ def gcs_input(gcs, tmp_path_factory) -> tuple[str, str]:
 def local_run(gcs_input, tmp_path_factory):
     out = tmp_path_factory.mktemp("gcs_local") / "out"
     assert run_cli("run", "--config", FLIGHTS_CONFIG, "--input", gcs_input[1],
-                   "--output", out) == 0
+                   "--output", out, *NO_PARITY_SAMPLE) == 0
     return out
 
 
 @pytest.fixture(scope="module")
 def gcs_run(gcs, gcs_input) -> str:
+    """The analysis run on gs://, with its parity sample (serving/ read from gs://)."""
     out = f"{gcs.bucket}/runs/analysis"
     assert run_cli("run", "--config", FLIGHTS_CONFIG, "--input", gcs_input[0],
                    "--output", out) == 0
@@ -94,7 +104,7 @@ def test_verify_serves_rows_from_a_gcs_output(gcs_run, gcs_input, capsys):
 def gcs_transform_only(gcs, gcs_input, gcs_run) -> str:
     out = f"{gcs.bucket}/runs/daily/dt=2026-11-20"
     assert run_cli("run", "--config", FLIGHTS_CONFIG, "--input", gcs_input[0],
-                   "--output", out, "--transform-fn", gcs_run) == 0
+                   "--output", out, "--transform-fn", gcs_run, *NO_PARITY_SAMPLE) == 0
     return out
 
 
@@ -110,7 +120,7 @@ def test_overwrite_on_gcs_replaces_the_whole_output(gcs, gcs_input, gcs_run,
     with tf.io.gfile.GFile(f"{out}/stale.txt", "w") as handle:
         handle.write("from an earlier run")
     args = ["run", "--config", FLIGHTS_CONFIG, "--input", gcs_input[0], "--output", out,
-            "--transform-fn", gcs_run]
+            "--transform-fn", gcs_run, *NO_PARITY_SAMPLE]
     assert run_cli(*args) == 1
     assert f"the output directory {out} is not empty" in capsys.readouterr().err
     assert "stale.txt" in listing(out)

@@ -81,6 +81,7 @@ def test_template_regexes_accept_and_refuse(name, good, bad):
     assert not any(accepted(value) for value in bad)
 
 
+@pytest.mark.external("the image's launcher run (a subprocess job)")
 def test_the_template_program_runs_as_the_launcher_runs_it(flights_tfrecord_run, tmp_path):
     """`python FLEX_TEMPLATE_PYTHON_PY_FILE --name=value ...`: no subcommand, underscores."""
     config = json.loads((flights_tfrecord_run / "manifest.json").read_text())["config_path"]

@@ -35,12 +35,11 @@ def mismatch_counts(report: str) -> dict[str, int]:
 
 # Parquet and TFRecord inputs; the edge set also brings unicode, nulls and sequences.
 @pytest.fixture(params=["flights-tfrecord", "edge-parquet"])
-def good_run(request):
+def good_run(request, flights_tfrecord_run, edge_parquet_run):
     """(OUT, its raw input) of a finished run."""
     if request.param == "flights-tfrecord":
-        return request.getfixturevalue("flights_tfrecord_run"), SAMPLE_TFRECORD
-    run = request.getfixturevalue("edge_parquet_run")
-    return run.out, run.data.parquet
+        return flights_tfrecord_run, SAMPLE_TFRECORD
+    return edge_parquet_run.out, edge_parquet_run.data.parquet
 
 
 def test_verify_passes_on_a_good_output(good_run, capsys):
@@ -78,9 +77,9 @@ def tamper_tfrecord(out, feature: str) -> None:
 
 @pytest.mark.parametrize("output_format, feature", [("parquet", "route"),
                                                     ("tfrecord", "delay_x_distance")])
-def test_verify_fails_and_names_a_tampered_feature(output_format, feature, request,
-                                                   tmp_path, capsys):
-    good = request.getfixturevalue(f"flights_{output_format}_run")
+def test_verify_fails_and_names_a_tampered_feature(output_format, feature, flights_parquet_run,
+                                                   flights_tfrecord_run, tmp_path, capsys):
+    good = flights_parquet_run if output_format == "parquet" else flights_tfrecord_run
     out = tmp_path / "out"
     shutil.copytree(good, out)
     (tamper_parquet if output_format == "parquet" else tamper_tfrecord)(out, feature)
