@@ -111,8 +111,8 @@ def gcs():
 
 
 # --- two workers: `make test` runs `pytest -n 2 --dist loadgroup` -------------
-# Tests that share a session run go to one worker, so no run happens twice;
-# every other file stays on one worker, so its module fixtures are not
+# Test files that use a shared session run go to one worker, so no run happens
+# twice; every other file stays on one worker, so its module fixtures are not
 # duplicated. The two files with the longest module set-ups (a virtualenv
 # build on a fresh clone, the gs:// emulator and its runs) start first, one
 # on each worker, and the rest fills in around them.
@@ -126,10 +126,17 @@ def pytest_collection_modifyitems(config, items):
     if not getattr(config.option, "loadgroup", False):
         return
 
+    sources: dict[pathlib.Path, str] = {}
+
     def group(item) -> str:
+        """A file that names a shared run (as a fixture or in getfixturevalue) goes whole
+        to the shared group, so its module fixtures are set up once too."""
         path = item.nodeid.split("::")[0]
-        if path not in FIRST and SHARED_RUNS & set(item.fixturenames):
-            return "shared_runs"
+        if path not in FIRST:
+            if item.path not in sources:
+                sources[item.path] = item.path.read_text(encoding="utf-8")
+            if any(name in sources[item.path] for name in SHARED_RUNS):
+                return "shared_runs"
         return path
 
     groups = {item: group(item) for item in items}

@@ -10,11 +10,14 @@ feature, how many rows differ and shows the first.
 
 from __future__ import annotations
 
+import atexit
 import collections
+import dataclasses
 import hashlib
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -150,50 +153,113 @@ def split_sparse(tensors: dict) -> dict[str, np.ndarray]:
     return flat
 
 
-# Runs in a fresh interpreter that never imports the project: TensorFlow, the
-# SavedModels and the examples only. Serves each (model, examples) pair in turn.
+# The serving side of the tests: one interpreter for the whole test process,
+# started on first use, that cannot import the project (a finder refuses
+# `pipeline` and `tests`, installed in editable mode) and imports only
+# TensorFlow. It serves each (SavedModel, examples) request sent on its stdin
+# and writes the outputs and the signature it saw. One TensorFlow start-up
+# for all the models the tests serve, instead of one per model.
 SERVE_SCRIPT = """
-import json, sys
+import importlib.abc, json, sys
+
+class NoProjectCode(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("pipeline", "tests"):
+            raise ImportError(f"serving must not need {name}")
+
+sys.meta_path.insert(0, NoProjectCode())
 import numpy as np
 import tensorflow as tf
-for serving_dir, examples_path, result_path in json.loads(sys.argv[1]):
+
+def describe(specs):
+    return {name: [spec.dtype.name, None if spec.shape.rank is None else spec.shape.as_list()]
+            for name, spec in specs.items()}
+
+for line in sys.stdin:
+    serving_dir, examples_path, result_path, signature_path = json.loads(line)
     examples = [r.numpy() for r in tf.data.TFRecordDataset(examples_path)]
     serve = tf.saved_model.load(serving_dir).signatures["serving_default"]
     outputs = serve(examples=tf.constant(examples, tf.string))
     np.savez(result_path, **{k: v.numpy() for k, v in outputs.items()})
-assert not any(m.split(".")[0] in ("pipeline", "tests") for m in sys.modules)
+    with open(signature_path, "w") as handle:
+        json.dump({"inputs": describe(serve.structured_input_signature[1]),
+                   "outputs": describe(serve.structured_outputs)}, handle)
+    assert not any(m.split(".")[0] in ("pipeline", "tests") for m in sys.modules)
+    print("served", flush=True)
 """
+
+
+@dataclasses.dataclass
+class Served:
+    tensors: dict[str, np.ndarray]  # serving_default's outputs by name
+    signature: dict[str, dict]      # {"inputs"|"outputs": {name: [dtype, shape]}}
+
+
+class ServingProcess:
+    """The interpreter SERVE_SCRIPT runs in; see `serve_in_one_fresh_process`."""
+
+    def __init__(self) -> None:
+        self.scratch = tempfile.mkdtemp(prefix="featurecross-test-serve-")
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+        self.stderr_path = os.path.join(self.scratch, "stderr.txt")
+        self.requests = 0
+        with open(self.stderr_path, "w") as stderr:
+            self.process = subprocess.Popen([sys.executable, "-c", SERVE_SCRIPT],
+                                            cwd=self.scratch, env=env, stdin=subprocess.PIPE,
+                                            stdout=subprocess.PIPE, stderr=stderr, text=True)
+
+    def serve(self, serving_dir: pathlib.Path, records: list[bytes]) -> Served:
+        self.requests += 1
+        base = os.path.join(self.scratch, str(self.requests))
+        with tf.io.TFRecordWriter(base + ".tfrecord") as writer:
+            for record in records:
+                writer.write(record)
+        request = [str(pathlib.Path(serving_dir).resolve()), base + ".tfrecord",
+                   base + ".npz", base + ".json"]
+        try:
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+            answer = self.process.stdout.readline()
+        except BrokenPipeError:
+            answer = ""
+        if answer != "served\n":
+            self.process.wait()
+            raise AssertionError(f"serving {serving_dir} failed:\n"
+                                 + pathlib.Path(self.stderr_path).read_text()[-3000:])
+        with np.load(base + ".npz", allow_pickle=True) as result:  # strings; our own file
+            tensors = {name: result[name] for name in result.files}
+        return Served(tensors, json.loads(pathlib.Path(base + ".json").read_text()))
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+_serving_process: ServingProcess | None = None
+
+
+def serve_alone(serving_dir: pathlib.Path, records: list[bytes]) -> Served:
+    """OUT/serving's answer to the serialized tf.Examples, from the serving process
+    (started on first use, ended with the test process)."""
+    global _serving_process
+    if _serving_process is None or _serving_process.process.poll() is not None:
+        _serving_process = ServingProcess()
+        atexit.register(_serving_process.close)
+    return _serving_process.serve(serving_dir, records)
 
 
 def serve_in_one_fresh_process(requests: list[tuple[pathlib.Path, list[bytes]]]
                                ) -> list[dict[str, np.ndarray]]:
-    """`serving_default` outputs for each (serving dir, examples), in one new interpreter.
-
-    One process for several models saves a TensorFlow start-up per model.
-    """
-    with tempfile.TemporaryDirectory() as scratch:
-        jobs = []
-        for index, (serving_dir, records) in enumerate(requests):
-            examples_path = os.path.join(scratch, f"examples_{index}.tfrecord")
-            with tf.io.TFRecordWriter(examples_path) as writer:
-                for record in records:
-                    writer.write(record)
-            jobs.append((str(pathlib.Path(serving_dir).resolve()), examples_path,
-                         os.path.join(scratch, f"served_{index}.npz")))
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-        done = subprocess.run([sys.executable, "-c", SERVE_SCRIPT, json.dumps(jobs)],
-                              cwd=scratch, env=env, capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr[-3000:]
-        results = []
-        for _, _, result_path in jobs:
-            with np.load(result_path, allow_pickle=True) as result:  # strings; our own file
-                results.append({name: result[name] for name in result.files})
-        return results
+    """`serving_default` outputs for each (serving dir, examples), in the serving process
+    (which never imports the project; see SERVE_SCRIPT)."""
+    return [serve_alone(serving_dir, records).tensors for serving_dir, records in requests]
 
 
 def served_rows(out: pathlib.Path, config: Config, rows: list[dict]) -> Rows:
-    """OUT/serving's outputs for the raw rows, computed in a fresh process."""
+    """OUT/serving's outputs for the raw rows, computed in the serving process."""
     (served,) = serve_in_one_fresh_process([(out / "serving", examples(rows, config))])
     return tensors_to_rows(served, output_feature_spec(config), len(rows))
 

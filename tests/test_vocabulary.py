@@ -28,7 +28,7 @@ from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
 from pipeline.config import load_config
 from pipeline.verify import serve_in_fresh_process
-from tests.support import batch_rows, examples, run_cli, tensors_to_rows
+from tests.support import NO_PARITY_SAMPLE, batch_rows, examples, run_cli, tensors_to_rows
 
 ORIGINS = ["JFK", "LGA", "EWR", "東京", "a b", "x"]
 DESTS = ["ATL", "ORD", "LAX", "SFO", "BOS", "MIA", "DEN", "SEA"]
@@ -151,8 +151,9 @@ def runs(tmp_path_factory):
     write_rows(root / "second.parquet", second)
     config = root / "vocab.yaml"
     config.write_text(config_text())
+    # test_serving_alone_equals_batch serves this run itself: no parity sample.
     assert run_cli("run", "--config", config, "--input", root / "first.parquet",
-                   "--output", root / "out") == 0
+                   "--output", root / "out", *NO_PARITY_SAMPLE) == 0
     assert run_cli("run", "--config", config, "--input", root / "second.parquet",
                    "--output", root / "daily", "--transform-fn", root / "out") == 0
     run_reference(first, root)
