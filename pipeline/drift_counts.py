@@ -12,7 +12,6 @@ README "Drift against the frozen analysis".
 
 from __future__ import annotations
 
-import collections
 import io
 import json
 import os
@@ -62,10 +61,10 @@ def bucket_rows(feature, batch: pa.RecordBatch) -> np.ndarray:
     return dense.reshape(batch.num_rows, -1).sum(axis=0).round().astype(np.int64)
 
 
-def value_counts(column: pa.Array) -> dict[str, int]:
+def value_counts(column: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """(distinct values in order of first appearance, rows of each) of one batch's column."""
     counts = pc.value_counts(pc.list_flatten(column))
-    values = counts.field("values").to_pylist()
-    return {_text(v): int(c) for v, c in zip(values, counts.field("counts").to_numpy())}
+    return counts.field("values"), counts.field("counts").to_numpy().astype(np.int64)
 
 
 def _text(value) -> str:
@@ -74,7 +73,7 @@ def _text(value) -> str:
 
 class BatchDriftCounts:
     """Per-batch counts: {"buckets": {feature: [rows...]}} of transformed batches and
-    {"inputs": {column: {value: rows}}} of raw ones."""
+    {"inputs": {column: (distinct values, rows of each)}} of raw ones."""
 
     def __init__(self, config: Config) -> None:
         self.buckets = bucketized_features(config)
@@ -92,23 +91,59 @@ class BatchDriftCounts:
 
 
 def merge_counts(first: dict, second: dict) -> dict:
+    """Two partial counts added up; an input's values stay in order of first appearance.
+
+    An input past TRACKED_VALUES distinct values keeps its most common ones
+    (ties: the earlier seen), as `collections.Counter.most_common` would pick.
+    Values stay Arrow arrays (looked up with `pc.index_in`) until `as_json`.
+    """
     buckets = dict(first.get("buckets", {}))
     for name, rows in second.get("buckets", {}).items():
         mine = buckets.get(name, [])
         width = max(len(mine), len(rows))
         buckets[name] = [(mine[i] if i < len(mine) else 0) + (rows[i] if i < len(rows) else 0)
                          for i in range(width)]
-    inputs = {name: collections.Counter(counts) for name, counts in
-              first.get("inputs", {}).items()}
+    inputs = dict(first.get("inputs", {}))
     truncated = set(first.get("truncated", ())) | set(second.get("truncated", ()))
-    for name, counts in second.get("inputs", {}).items():
-        merged = inputs.setdefault(name, collections.Counter())
-        merged.update(counts)
-        if len(merged) > TRACKED_VALUES:
-            inputs[name] = collections.Counter(dict(merged.most_common(TRACKED_VALUES)))
+    for name, (values, counts) in second.get("inputs", {}).items():
+        if name in inputs:
+            values, counts = _add_value_counts(inputs[name], (values, counts))
+        if len(values) > TRACKED_VALUES:
+            kept = np.argsort(-counts, kind="stable")[:TRACKED_VALUES]
+            values, counts = values.take(pa.array(kept)), counts[kept]
             truncated.add(name)
-    return {"buckets": buckets, "inputs": {k: dict(v) for k, v in inputs.items()},
-            "truncated": sorted(truncated)}
+        inputs[name] = (values, counts)
+    return {"buckets": buckets, "inputs": inputs, "truncated": sorted(truncated)}
+
+
+def _add_value_counts(first: tuple, second: tuple) -> tuple[pa.Array, np.ndarray]:
+    values, counts = first
+    more, more_counts = second
+    if more.type != values.type:
+        more = more.cast(values.type)
+    where = pc.index_in(more, value_set=values).fill_null(-1).to_numpy()
+    seen = where >= 0
+    counts = counts.copy()
+    counts[where[seen]] += more_counts[seen]
+    unseen = ~seen
+    if unseen.any():
+        values = pa.concat_arrays([values, more.filter(pa.array(unseen))])
+        counts = np.concatenate([counts, more_counts[unseen]])
+    return values, counts
+
+
+def as_json(counts: dict) -> dict:
+    """The merged counts as `drift_counts.json` holds them: values as text."""
+    if not counts:
+        return {}
+    inputs = {}
+    for name, (values, rows) in counts["inputs"].items():
+        texts: dict[str, int] = {}
+        for value, count in zip(values.to_pylist(), rows.tolist()):
+            text = _text(value)
+            texts[text] = texts.get(text, 0) + count
+        inputs[name] = texts
+    return {"buckets": counts["buckets"], "inputs": inputs, "truncated": counts["truncated"]}
 
 
 class MergeDriftCounts(beam.CombineFn):
@@ -125,7 +160,7 @@ class MergeDriftCounts(beam.CombineFn):
         return merged
 
     def extract_output(self, accumulator: dict) -> dict:
-        return accumulator
+        return as_json(accumulator)
 
 
 class WriteDriftCounts(beam.PTransform):
