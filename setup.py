@@ -24,6 +24,9 @@ setup(
         "pyyaml==6.0.3",
         "google-crc32c==1.9.0",
         "isal==1.9.1",
+        "datasketches==5.2.0",   # CPC sketch above the collision report's exact limit
+        "matplotlib==3.11.2",    # report/ plots (Agg backend)
+        "pandas==3.1.1",         # hash-table grouping of fingerprints (tfx-bsl needs it too)
     ],
     extras_require={
         "test": ["pytest==9.2.0", "scikit-learn==1.9.1", "keras==3.15.1", "tf_keras==2.21.0",

@@ -114,6 +114,10 @@ def derive(summary: dict, scales: list[str], mid: str, memory: str | None = None
                                                             mc.get("baseline_parquet"))
         d["cpu_marginal_fc_over_baseline_tfrecord"] = _ratio(mc.get("fc_tfrecord"),
                                                              mc.get("baseline_tfrecord"))
+        d["marginal_report_over_no_report"] = _ratio(m.get("fc_parquet"),
+                                                     m.get("fc_parquet_no_report"))
+        d["cpu_marginal_report_over_no_report"] = _ratio(mc.get("fc_parquet"),
+                                                         mc.get("fc_parquet_no_report"))
         d["cpu_tfrecord_over_parquet_marginal"] = _ratio(mc.get("fc_parquet"),
                                                          mc.get("fc_tfrecord"))
         d["cpu_transform_only_over_floor"] = _ratio(mc.get("fc_transform_only"),

@@ -152,6 +152,8 @@ class Bench:
                 cmd += ["--transform-fn", self.ref_dir(config, scale)]
             if component == "fc_parquet_mp2":
                 cmd += MP_FLAGS
+            if component == "fc_parquet_no_report":
+                cmd += ["--no-collision-report"]
             return cmd
         kind, _, fmt = component.partition("_")
         if component == "io_pyarrow":

@@ -17,6 +17,7 @@ load spreads over all components.
 Components, per config (configs/flights.yaml: quantile analysis;
 bench/configs/hashing_only.yaml: crosses and hashes only):
   fc_parquet         featurecross run, Parquet output
+  fc_parquet_no_report  fc_parquet with --no-collision-report (what the report costs)
   fc_tfrecord        featurecross run, TFRecord (gzip tf.Example) output
   fc_transform_only  featurecross run --transform-fn <fc_parquet output>, Parquet output
   baseline_parquet   plain tf.Transform AnalyzeAndTransformDataset pipeline (bench/workloads.py)

@@ -34,14 +34,15 @@ def summaries(config: Config, *, boundaries: Mapping[str, list[float]],
               drift_counts: Mapping[str, Any]) -> dict[str, Any]:
     """{"features": {name: summary}, "inputs": {column: top values}} of one run's data.
 
-    `combinations` holds `pipeline.combinations.figures()` per hashed feature.
+    `combinations` holds `collision_counts.read_combinations()`: per hashed feature,
+    its distinct keys with their rows and bins (empty without the collision counts).
     """
     features: dict[str, Any] = {}
     for feature in config.features:
         if feature.name in combinations:
             entry = combinations[feature.name]
             features[feature.name] = {
-                "kind": "hashed", "num_bins": feature.num_bins, "exact": entry["exact"],
+                "kind": "hashed", "num_bins": entry["num_bins"], "exact": entry["exact"],
                 **{k: entry.get(k) for k in ("distinct", "bins_used", "collision_rate",
                                              "rows", "keys", "key_rows", "bin_rows")}}
             if entry["exact"]:

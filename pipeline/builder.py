@@ -3,7 +3,7 @@
     read -> check rows -> analyze (tf.Transform) -> write transform_fn
     read -> check rows -> transform (the exported graph) -> write data
                                                          -> feature stats
-                                                         -> drift counts, combinations
+                                                         -> collision and drift counts
                        -> write invalid rows
 
 The input is read twice when analysis is needed rather than held in memory
@@ -19,15 +19,12 @@ import pyarrow as pa
 import tensorflow_transform.beam as tft_beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline.combinations import counted_features
+from pipeline.auto_bins import RECORD_DIR, num_bins_analyzer
+from pipeline.collision_counts import COLLISIONS_TAG, CountCollisions
+from pipeline.combinations import hashed_features
 from pipeline.config import Config
 from pipeline.coverage import MeasureVocabularyCoverage, vocabulary_features
-from pipeline.drift_counts import (
-    COMBINATIONS_TAG,
-    BatchDriftCounts,
-    WriteCombinations,
-    WriteDriftCounts,
-)
+from pipeline.drift_counts import BatchDriftCounts, WriteDriftCounts
 from pipeline.features import make_preprocessing_fn
 from pipeline.schema import tensor_adapter_config
 from pipeline.sources import ReadRawBatches
@@ -42,11 +39,14 @@ from pipeline.steps import (
 
 
 def build_pipeline(config: Config, options: PipelineOptions, *, output_dir: str,
-                   temp_dir: str, quarantine: bool, analyze: bool = True) -> beam.Pipeline:
+                   temp_dir: str, quarantine: bool, analyze: bool = True,
+                   collision_report: bool = True) -> beam.Pipeline:
     """The whole job, writing into `output_dir`.
 
     With `analyze=False` (transform-only runs) `output_dir` must already hold
-    `transform_fn/` and `transformed_metadata/`.
+    `transform_fn/` and `transformed_metadata/`. With `collision_report` the
+    hashed features' combinations are counted once, for the collision report
+    and the drift baseline (`collision_counts`); without, neither has them.
     """
     pipeline = beam.Pipeline(options=options)
     if analyze:
@@ -59,13 +59,13 @@ def build_pipeline(config: Config, options: PipelineOptions, *, output_dir: str,
                | "ReadInput" >> ReadRawBatches(config)
                | "CheckRows" >> beam.ParDo(CheckRows(config, quarantine=quarantine, report=True))
                .with_outputs(INVALID_TAG, main="valid"))
-    count = bool(counted_features(config))
+    count_keys = collision_report and bool(hashed_features(config))
     transform_outputs = checked.valid | "TransformBatches" >> beam.ParDo(
-        TransformBatches(config, output_dir, count_combinations=count),
-        ready=beam.pvalue.AsSingleton(ready)).with_outputs(COMBINATIONS_TAG, main="transformed")
+        TransformBatches(config, output_dir, count_combinations=count_keys),
+        ready=beam.pvalue.AsSingleton(ready)).with_outputs(COLLISIONS_TAG, main="transformed")
     transformed = transform_outputs.transformed
-    if count:
-        _ = transform_outputs[COMBINATIONS_TAG] | "WriteCombinations" >> WriteCombinations(
+    if count_keys:
+        _ = transform_outputs[COLLISIONS_TAG] | "CountCollisions" >> CountCollisions(
             output_dir)
     _ = transformed | "WriteTransformed" >> WriteTransformed(config,
                                                              os.path.join(output_dir, "data"))
@@ -86,8 +86,9 @@ def build_pipeline(config: Config, options: PipelineOptions, *, output_dir: str,
 class AnalyzeAndWriteTransformFn(beam.PTransform):
     """tf.Transform's analysis of the input, published as `transform_fn/`.
 
-    A config with no analyzer (no quantile buckets, no vocabulary) needs no
-    pass over the data: the graph is traced and exported from an empty input.
+    A config with no analyzer (no quantile buckets, no vocabulary, no `num_bins:
+    auto`) needs no pass over the data: the graph is traced and exported from an
+    empty input.
     """
 
     def __init__(self, config: Config, *, output_dir: str, temp_dir: str,
@@ -107,9 +108,10 @@ class AnalyzeAndWriteTransformFn(beam.PTransform):
         else:
             batches = pbegin | "NoAnalysisInput" >> beam.Create(
                 [], reshuffle=False).with_output_types(pa.RecordBatch)
+        analyzer = num_bins_analyzer(os.path.join(self.output_dir, RECORD_DIR))
         with tft_beam.Context(temp_dir=self.temp_dir):
             transform_fn = ((batches, tensor_adapter_config(self.config))
                             | "AnalyzeDataset" >> tft_beam.AnalyzeDataset(
-                                make_preprocessing_fn(self.config)))
+                                make_preprocessing_fn(self.config, num_bins_analyzer=analyzer)))
             return transform_fn | "WriteTransformFn" >> tft_beam.WriteTransformFn(
                 self.output_dir)

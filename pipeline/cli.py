@@ -24,7 +24,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARITY, EXIT_DRIFT = 0, 1, 2, 3, 4
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args, beam_args = parser.parse_known_args(argv)
-    if args.command != "run" and beam_args:
+    if args.command not in ("run", "profile", "suggest") and beam_args:
         parser.error(f"unrecognized arguments: {' '.join(beam_args)}")
     try:
         return args.handler(args, beam_args)
@@ -72,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--fail-on-drift", action="store_true",
                      help="transform-only: exit 4 when the data crosses a drift threshold "
                           "(outputs are still complete and published)")
+    run.add_argument("--no-collision-report", action="store_true",
+                     help="skip the collision report (report/ and manifest.json 'collisions')")
     run.set_defaults(handler=_run)
 
     validate = commands.add_parser("validate", help="check a config and print the plan")
@@ -84,7 +86,38 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--input", required=True, help="raw input file pattern of the run")
     verify.add_argument("--rows", type=int, default=1000, help="rows to check (default 1000)")
     verify.set_defaults(handler=_verify)
+
+    profile = commands.add_parser(
+        "profile", help="cardinalities, null shares, top values and collision figures "
+                        "(other flags go to Beam)")
+    profile.add_argument("--config", required=True, help="the YAML feature config")
+    profile.add_argument("--input", help="input file pattern; overrides input.pattern")
+    profile.add_argument("--max-collision-rate", type=_rate, metavar="R",
+                         help="also find the smallest round num_bins for this rate")
+    profile.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    profile.set_defaults(handler=_profile)
+
+    suggest = commands.add_parser(
+        "suggest", help="rank candidate crosses by what they add about a label "
+                        "(other flags go to Beam)")
+    suggest.add_argument("--config", required=True, help="the YAML feature config")
+    suggest.add_argument("--label", required=True, metavar="COLUMN",
+                         help="a string or int column, or a bucketize feature of the config")
+    suggest.add_argument("--top", type=int, default=10, metavar="K",
+                         help="candidates to show (default 10)")
+    suggest.add_argument("--input", help="input file pattern; overrides input.pattern")
+    suggest.set_defaults(handler=_suggest)
     return parser
+
+
+def _rate(text: str) -> float:
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = -1.0
+    if not 0 < rate < 1:
+        raise argparse.ArgumentTypeError(f"must be a number between 0 and 1, got {text}")
+    return rate
 
 
 def quiet_libraries() -> None:
@@ -159,6 +192,9 @@ def _describe(feature) -> str:
         text = (f"cross {inputs} -> vocabulary (top_k {vocabulary.top_k or 'all'}, "
                 f"frequency_threshold {vocabulary.frequency_threshold or 1}) "
                 f"+ {vocabulary.num_oov_buckets} OOV buckets")
+    elif feature.kind == "cross" and feature.auto_num_bins:
+        text = (f"cross {inputs} -> auto bins (smallest round size with at most "
+                f"{feature.max_collision_rate:g} collisions; {_describe_hash_key(feature)})")
     elif feature.kind == "cross":
         text = f"cross {inputs} -> {feature.num_bins} bins ({_describe_hash_key(feature)})"
     elif feature.kind == "hash":
@@ -197,7 +233,8 @@ def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
     try:
         summary = run_job(config, beam_args, transform_fn_dir=args.transform_fn,
                           quarantine=args.on_invalid == "quarantine", overwrite=args.overwrite,
-                          verify_rows=args.verify_rows, fail_on_drift=args.fail_on_drift)
+                          verify_rows=args.verify_rows, fail_on_drift=args.fail_on_drift,
+                          collision_report=not args.no_collision_report)
     except ParityError as error:
         print(f"featurecross: {error}", file=sys.stderr)
         return EXIT_PARITY
@@ -228,7 +265,10 @@ def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
         print(f"  parity sample:    {parity.get('status', 'off')}")
     print(f"  output:           {summary.output_dir}/ (data/, transform_fn/, "
           "transformed_metadata/, serving/, manifest.json"
+          + (", report/" if summary.collisions else "")
           + (", invalid/" if args.on_invalid == "quarantine" else "") + ", _SUCCESS)")
+    if summary.collisions:
+        _print_collisions(summary.collisions)
     return _drift_verdict(summary.drift)
 
 
@@ -258,6 +298,18 @@ def _non_negative(text: str) -> int:
     return value
 
 
+def _print_collisions(collisions: dict) -> None:
+    """One line per hashed feature, worst first: what the modulo cost."""
+    from pipeline.report import worst_first
+    print("  collisions (share of distinct keys sharing a bin; random hash in brackets):")
+    width = max(len(name) for name in collisions)
+    for name in worst_first(collisions):
+        entry = collisions[name]
+        print(f"    {name:<{width}}  {entry['collision_rate']:7.2%} "
+              f"({entry['expected_collision_rate']:.2%})  {entry['distinct']:,} keys in "
+              f"{entry['num_bins']:,} bins" + ("" if entry["method"] == "exact" else ", sketched"))
+
+
 def _find_error(error: BaseException, kind: type) -> str | None:
     """The message of a `kind` error inside whatever Beam wrapped it in."""
     seen = set()
@@ -269,6 +321,54 @@ def _find_error(error: BaseException, kind: type) -> str | None:
             return message.split(" [while running")[0].strip(" '\"[]")
         error = error.__cause__ or error.__context__
     return None
+
+
+def _profile(args: argparse.Namespace, beam_args: list[str]) -> int:
+    config = load_config(args.config).with_overrides(input_pattern=args.input)
+    quiet_libraries()
+    import json
+
+    from pipeline.profile import profile_data, profile_text
+    from pipeline.runner import JobError
+    try:
+        profile = profile_data(config, beam_args, max_collision_rate=args.max_collision_rate)
+    except JobError as error:
+        print(f"featurecross: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    print(profile_text(profile))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump(profile, handle, indent=2, ensure_ascii=False)
+            handle.write("\n")
+        print(f"\nfigures written to {args.json}")
+    return EXIT_OK
+
+
+def _suggest(args: argparse.Namespace, beam_args: list[str]) -> int:
+    config = load_config(args.config).with_overrides(input_pattern=args.input)
+    quiet_libraries()
+    from pipeline.runner import JobError
+    from pipeline.suggest import (
+        LabelError,
+        NoCandidatesError,
+        candidates,
+        label_source,
+        suggest_crosses,
+        suggest_text,
+    )
+    try:
+        label_source(config, args.label)
+        candidates(config, args.label)
+    except (LabelError, NoCandidatesError) as error:
+        print(f"featurecross: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        result = suggest_crosses(config, beam_args, label=args.label)
+    except JobError as error:
+        print(f"featurecross: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    print(suggest_text(result, top=args.top))
+    return EXIT_OK
 
 
 def _verify(args: argparse.Namespace, _beam_args: list[str]) -> int:

@@ -1,35 +1,45 @@
-"""Distinct raw combinations of the hashed features, with their bins and rows.
+"""The distinct raw combinations of hashed features: TF's 64-bit fingerprints.
 
 A hashed feature's id is a 64-bit fingerprint of its raw value (or
-combination) modulo `num_bins`. Drift needs that fingerprint: whether
-today's combination occurred at analysis time, and how many distinct
-combinations share a bin (the collision rate). Keys here are TF's own
-fingerprints: FarmHash Fingerprint64 of each string, an int's 64 bits, folded
-with FingerprintCat64 from `hash_key` in the config's order (README, "A
-config"), so `key % num_bins` is the id the graph wrote; a hash feature's key
-is Fingerprint64 of the value's string form. Bins are read from the
-transformed batch itself. Features over sequence inputs are left out (one
-row holds many combinations). This is the one module that counts
-combinations; README "Drift against the frozen analysis" states its limit.
+combination) modulo `num_bins`. Counting distinct fingerprints (not bins)
+tells how many raw values or combinations there were, how many the modulo
+put together (the collision report) and whether today's occurred at
+analysis time (drift). This is the one module that computes them, with
+NumPy over whole Arrow batches; the ids are TF's own (README "Collision
+report"):
+
+- a cross: FarmHash Fingerprint64 per string, int64 values as their 64 bits,
+  folded with FingerprintCat64 from the 64 bits of the applied `hash_key`, in
+  the order the config lists the inputs, one per element of the Cartesian
+  product, in TF's order (the last input varies fastest). `fingerprint %
+  num_bins` (uint64) is the id `tf.sparse.cross_hashed` gives; `num_buckets=0`
+  would not do, since TF then returns the fingerprint modulo 2**63 - 1.
+- a hash: Fingerprint64 of the string form; `% num_bins` is
+  `to_hash_bucket_fast`. A salted hash's bins come from TF's own op.
+
+Strings are fingerprinted once per distinct value of a batch. `BatchCombinations`
+groups one batch into (distinct keys, their bin, their rows) per feature;
+`pipeline.collisions` merges those across the job.
 """
 
 from __future__ import annotations
 
+from typing import Mapping, Sequence
+
 import farmhash
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.config import Config, Feature
-from pipeline.outputs import sparse_keys
 
-EXACT_LIMIT = 1_000_000  # distinct combinations per feature kept exactly (8 bytes each)
-_MUL = np.uint64(0xC6A4A7935BD1E995)
+_MUL = np.uint64(0xC6A4A7935BD1E995)  # FingerprintCat64's multiplier
 _SHIFT = np.uint64(47)
 
 
 def fingerprint_cat64(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """TF's FingerprintCat64, elementwise on uint64 arrays."""
+    """TF's FingerprintCat64 (tensorflow/core/platform/fingerprint.h), elementwise."""
     with np.errstate(over="ignore"):
         mixed = second * _MUL
         result = first ^ _MUL
@@ -39,102 +49,223 @@ def fingerprint_cat64(first: np.ndarray, second: np.ndarray) -> np.ndarray:
         return result ^ (result >> _SHIFT)
 
 
-def _string_fingerprints(values: pa.Array) -> np.ndarray:
+def value_fingerprints(values: pa.Array) -> np.ndarray:
+    """Per element: FarmHash Fingerprint64 of a string, the raw 64 bits of an int."""
+    if pa.types.is_integer(values.type):
+        return values.to_numpy(zero_copy_only=False).astype(np.int64).view(np.uint64)
+    indices, dictionary = dictionary_encode(values)
+    return dictionary_fingerprints(dictionary)[indices]
+
+
+def dictionary_encode(values: pa.Array) -> tuple[np.ndarray, list]:
+    """(index of each element in the distinct values, the distinct values)."""
     encoded = pc.dictionary_encode(values)
-    prints = np.fromiter((farmhash.fingerprint64(v) for v in encoded.dictionary.to_pylist()),
-                         np.uint64, len(encoded.dictionary))
-    return prints[encoded.indices.to_numpy(zero_copy_only=False)]
+    return (encoded.indices.to_numpy(zero_copy_only=False),
+            encoded.dictionary.to_pylist())
 
 
-def _values(column: pa.Array) -> pa.Array:
-    return pc.list_flatten(column)
+def dictionary_fingerprints(dictionary: list) -> np.ndarray:
+    return np.fromiter((farmhash.fingerprint64(v) for v in dictionary), np.uint64,
+                       len(dictionary))
 
 
-def counted_features(config: Config) -> list[Feature]:
-    """Hashed features over scalar inputs: one combination per row.
+class ListColumn:
+    """A TFXIO list column as flat values, per-row lengths and starts.
 
-    Vocabulary crosses are left out: their ids are not fingerprints, and the
-    manifest's vocabulary coverage already says how many rows fell outside.
+    Fingerprints are computed once per batch however many features use the column.
     """
-    sequence = {name: c.is_sequence for name, c in config.schema.items()}
-    sequence.update({f.name: f.is_sequence for f in config.features})
+
+    def __init__(self, column: pa.Array) -> None:
+        offsets = column.offsets.to_numpy()
+        self.starts = offsets[:-1] - offsets[0]
+        self.lengths = np.diff(offsets)
+        self.values = column.flatten()
+        self.is_scalar = bool(np.all(self.lengths == 1))
+        self._prints: np.ndarray | None = None
+        self._string_form: tuple[np.ndarray, list] | None = None
+        self._dictionary_prints: np.ndarray | None = None
+        self._codes: tuple[np.ndarray, np.ndarray] | None = None
+
+    @property
+    def fingerprints(self) -> np.ndarray:
+        """What a cross hashes: Fingerprint64 of strings, the 64 bits of ints."""
+        if self._prints is None:
+            if pa.types.is_integer(self.values.type):
+                self._prints = value_fingerprints(self.values)
+            else:
+                self._prints = self.dictionary_fingerprints[self.string_form[0]]
+        return self._prints
+
+    @property
+    def dictionary_fingerprints(self) -> np.ndarray:
+        """Fingerprint64 of each distinct string form (`string_form`'s dictionary)."""
+        if self._dictionary_prints is None:
+            self._dictionary_prints = dictionary_fingerprints(self.string_form[1])
+        return self._dictionary_prints
+
+    @property
+    def codes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(each value's index among the batch's distinct values, their cross hashes)."""
+        if self._codes is None:
+            if pa.types.is_integer(self.values.type):
+                encoded = pc.dictionary_encode(self.values)
+                distinct = encoded.dictionary.to_numpy(zero_copy_only=False)
+                self._codes = (encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64),
+                               distinct.astype(np.int64).view(np.uint64))
+            else:
+                indices = self.string_form[0].astype(np.int64)
+                self._codes = (indices, self.dictionary_fingerprints)
+        return self._codes
+
+    @property
+    def string_form(self) -> tuple[np.ndarray, list]:
+        """The dictionary encoding of `tf.strings.as_string(values)`."""
+        if self._string_form is None:
+            values = self.values
+            if pa.types.is_integer(values.type):
+                values = pc.cast(values, pa.large_string())
+            self._string_form = dictionary_encode(values)
+        return self._string_form
+
+
+def cross_fingerprints(columns: Sequence[ListColumn], hash_key: int) -> np.ndarray:
+    """The fingerprint of every id `tf.sparse.cross_hashed` gives, in its order.
+
+    `columns` in the config's order; `hash_key` the int64 TF gets (its 64 bits count).
+    """
+    hash_key &= (1 << 64) - 1
+    rows = len(columns[0].lengths)
+    if all(c.is_scalar for c in columns):
+        result = np.full(rows, hash_key, dtype=np.uint64)
+        for column in columns:
+            result = fingerprint_cat64(result, column.fingerprints)
+        return result
+    counts = np.ones(rows, dtype=np.int64)
+    for column in columns:
+        counts = counts * column.lengths
+    row_of = np.repeat(np.arange(rows), counts)
+    position = np.arange(len(row_of)) - np.repeat(np.cumsum(counts) - counts, counts)
+    result = np.full(len(row_of), hash_key, dtype=np.uint64)
+    stride = np.ones(len(row_of), dtype=np.int64)
+    picks = []
+    for column in reversed(columns):  # the last input varies fastest
+        length = column.lengths[row_of]
+        picks.append(column.starts[row_of] + (position // stride) % np.maximum(length, 1))
+        stride = stride * length
+    for column, pick in zip(columns, reversed(picks)):
+        result = fingerprint_cat64(result, column.fingerprints[pick])
+    return result
+
+
+def scalar_cross_keys(columns: Sequence[ListColumn], hash_key: int
+                      ) -> tuple[np.ndarray, np.ndarray] | None:
+    """(distinct fingerprints, rows of each) of an all-scalar cross, from value codes.
+
+    The same keys as grouping `cross_fingerprints`, but only the distinct
+    combinations are hashed: per row it is a few integer operations. None
+    when the inputs are not all scalar.
+    """
+    if not all(c.is_scalar for c in columns):
+        return None
+    rows = len(columns[0].lengths)
+    combined = np.zeros(rows, dtype=np.int64)
+    size = 1
+    for column in columns:
+        indices, distinct = column.codes
+        size *= max(len(distinct), 1)
+        if size >= 2**62:
+            return None
+        combined = combined * len(distinct) + indices
+    if size <= 4 * rows + 1024:
+        counts = np.bincount(combined, minlength=size)
+        present = np.flatnonzero(counts)
+        counts = counts[present]
+    else:
+        present, counts = np.unique(combined, return_counts=True)
+    keys = np.full(len(present), hash_key & (2**64 - 1), dtype=np.uint64)
+    picks, rest = [], present
+    for column in reversed(columns):
+        count = len(column.codes[1])
+        picks.append(rest % count)
+        rest = rest // count
+    for column, pick in zip(columns, reversed(picks)):
+        keys = fingerprint_cat64(keys, column.codes[1][pick])
+    return keys, counts.astype(np.int64)
+
+
+def hashed_features(config: Config) -> list[Feature]:
+    """The features whose ids are a fingerprint modulo num_bins.
+
+    Vocabulary crosses are not: their ids are exact, and the manifest's
+    vocabulary coverage says how many rows fell outside the vocabulary.
+    """
     return [f for f in config.features
-            if f.kind in ("cross", "hash") and f.vocabulary is None
-            and not any(sequence[n] for n in f.inputs)]
+            if f.kind in ("cross", "hash") and f.vocabulary is None]
 
 
-def bins_of(feature: Feature, transformed: pa.RecordBatch) -> np.ndarray:
-    """The id each row got, read back from the feature's stored form."""
-    if feature.output == "int":
-        return _values(transformed.column(feature.name)).to_numpy(zero_copy_only=False)
-    if feature.sparse:
-        index_key, _ = sparse_keys(feature.name)
-        return _values(transformed.column(index_key)).to_numpy(zero_copy_only=False)
-    dense = _values(transformed.column(feature.name)).to_numpy(zero_copy_only=False)
-    return dense.reshape(transformed.num_rows, -1).argmax(axis=1)
+def group_keys(keys: np.ndarray, bins: np.ndarray,
+               rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(distinct keys, their bin, their row count) from per-occurrence arrays."""
+    codes, uniques = pd.factorize(keys, sort=False)
+    counts = (np.bincount(codes, minlength=len(uniques)) if rows is None
+              else np.bincount(codes, weights=rows, minlength=len(uniques)).astype(np.int64))
+    key_bins = np.empty(len(uniques), dtype=np.uint64)
+    key_bins[codes] = bins
+    return np.asarray(uniques, dtype=np.uint64), key_bins, counts.astype(np.int64)
 
 
 class BatchCombinations:
-    """(distinct keys, their bin, their rows) per counted feature of one batch."""
+    """Distinct keys, bins, row counts and num_bins of each hashed feature in a batch.
 
-    def __init__(self, config: Config) -> None:
-        self.features = counted_features(config)
-        self.schema = config.schema
+    `num_bins` gives every hashed feature's bin count (resolved when auto).
+    """
 
-    def keys_of(self, feature: Feature, raw: pa.RecordBatch,
-                transformed: pa.RecordBatch) -> np.ndarray:
-        def column_prints(name: str) -> np.ndarray:
-            source = raw if name in self.schema else transformed
-            values = _values(source.column(name))
-            if pa.types.is_integer(values.type):
-                if feature.kind == "hash":
-                    return _string_fingerprints(pc.cast(values, pa.large_string()))
-                return values.to_numpy(zero_copy_only=False).astype(np.int64).view(np.uint64)
-            return _string_fingerprints(values)
+    def __init__(self, config: Config, num_bins: Mapping[str, int]) -> None:
+        self.features = hashed_features(config)
+        self.num_bins = dict(num_bins)
+        self.salted: dict[str, dict] = {}  # salted hash: value -> bin, across batches
 
-        if feature.kind == "hash":
-            return column_prints(feature.inputs[0])
-        keys = np.full(raw.num_rows, np.uint64(feature.applied_hash_key % 2 ** 64),
-                       dtype=np.uint64)
-        for name in feature.inputs:
-            keys = fingerprint_cat64(keys, column_prints(name))
-        return keys
+    def __call__(self, raw: pa.RecordBatch,
+                 transformed: pa.RecordBatch) -> dict[str, tuple[np.ndarray, ...]]:
+        columns: dict[str, ListColumn] = {}
 
-    def __call__(self, raw: pa.RecordBatch, transformed: pa.RecordBatch) -> dict:
-        return {f.name: group(self.keys_of(f, raw, transformed),
-                              bins_of(f, transformed).astype(np.uint64))
-                for f in self.features}
+        def column(name: str) -> ListColumn:
+            if name not in columns:
+                source = raw if name in raw.schema.names else transformed
+                columns[name] = ListColumn(source.column(name))
+            return columns[name]
 
+        summary = {}
+        for feature in self.features:
+            m = np.uint64(self.num_bins[feature.name])
+            if feature.kind == "cross":
+                inputs = [column(n) for n in feature.inputs]
+                grouped = scalar_cross_keys(inputs, feature.applied_hash_key)
+                if grouped is not None:
+                    keys, rows = grouped
+                    summary[feature.name] = (keys, keys % m, rows, int(m))
+                    continue
+                keys = cross_fingerprints(inputs, feature.applied_hash_key)
+                summary[feature.name] = (*group_keys(keys, keys % m), int(m))
+                continue
+            # A hash: its distinct values are the batch's dictionary.
+            source = column(feature.inputs[0])
+            indices, dictionary = source.string_form
+            keys = source.dictionary_fingerprints
+            rows = np.bincount(indices, minlength=len(dictionary)).astype(np.int64)
+            bins = keys % m if feature.salt is None else self._salted_bins(feature, dictionary)
+            present = rows > 0
+            summary[feature.name] = (keys[present], bins[present], rows[present], int(m))
+        return summary
 
-def group(keys: np.ndarray, bins: np.ndarray,
-          rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(sorted distinct keys, their bin, their rows) from per-value arrays."""
-    uniques, codes = np.unique(keys, return_inverse=True)
-    counts = np.bincount(codes, weights=rows, minlength=len(uniques)).astype(np.int64)
-    key_bins = np.empty(len(uniques), dtype=np.uint64)
-    key_bins[codes] = bins
-    return uniques.astype(np.uint64), key_bins, counts
-
-
-def merge(first: tuple | None, second: tuple | None) -> tuple | None:
-    """Two groupings of one feature merged; None once past EXACT_LIMIT distinct keys."""
-    if first is None or second is None:
-        return None
-    merged = group(np.concatenate([first[0], second[0]]), np.concatenate([first[1], second[1]]),
-                   np.concatenate([first[2], second[2]]))
-    return merged if len(merged[0]) <= EXACT_LIMIT else None
-
-
-def figures(grouped: tuple | None) -> dict:
-    """Distinct keys, bins used, collision rate, rows per bin of one merged feature."""
-    if grouped is None:
-        return {"exact": False}
-    keys, bins, rows = grouped
-    distinct_bins, key_count = np.unique(bins, return_counts=True)
-    _, bin_rows = np.unique(bins, return_inverse=True)
-    rows_per_bin = np.bincount(bin_rows, weights=rows).astype(np.int64)
-    colliding = int(key_count[key_count > 1].sum())
-    return {"exact": True, "distinct": len(keys), "bins_used": len(distinct_bins),
-            "collision_rate": colliding / len(keys) if len(keys) else 0.0,
-            "rows": int(rows.sum()), "keys": keys, "key_rows": rows,
-            "bin_rows": dict(zip(distinct_bins.tolist(), rows_per_bin.tolist()))}
+    def _salted_bins(self, feature: Feature, dictionary: list) -> np.ndarray:
+        """Keras `Hashing(salt=...)` bins, from TF's own op, once per distinct value."""
+        cache = self.salted.setdefault(feature.name, {})
+        unseen = [value for value in dictionary if value not in cache]
+        if unseen:
+            import tensorflow as tf
+            bins = tf.strings.to_hash_bucket_strong(
+                tf.constant(unseen, tf.string), self.num_bins[feature.name],
+                key=list(feature.salt)).numpy()
+            cache.update(zip(unseen, bins.tolist()))
+        return np.array([cache[value] for value in dictionary], dtype=np.uint64)

@@ -110,7 +110,8 @@ class Feature:
     name: str
     kind: str                      # one of FEATURE_KINDS
     inputs: tuple[str, ...]
-    num_bins: int | None = None    # cross and hash
+    num_bins: int | None = None    # cross and hash; None for `num_bins: auto`
+    max_collision_rate: float | None = None  # set exactly when num_bins is auto
     hash_key: int = DEFAULT_HASH_KEY
     salt: tuple[int, int] | None = None
     num_buckets: int | None = None
@@ -123,6 +124,11 @@ class Feature:
     is_sequence: bool = False      # derived: does the output vary in length per row
     vocabulary: Vocabulary | None = None  # cross only: exact ids instead of hashing
     generated_by: str | None = None  # "crosses[0]" for a feature the shorthand expanded
+
+    @property
+    def auto_num_bins(self) -> bool:
+        """`num_bins: auto`: the analysis pass picks it (README "num_bins: auto")."""
+        return self.max_collision_rate is not None
 
     @property
     def is_categorical(self) -> bool:
@@ -211,12 +217,14 @@ class Config:
 
     @property
     def analyzers(self) -> list[str]:
-        """What the analysis pass computes: quantiles, vocabularies."""
+        """What the analysis pass computes: quantiles, vocabularies, auto num_bins."""
         found = []
         if any(f.kind == "bucketize" and f.boundaries is None for f in self.features):
             found.append("quantiles")
         if any(f.vocabulary is not None for f in self.features):
             found.append("vocabularies")
+        if any(f.auto_num_bins for f in self.features):
+            found.append("num_bins: auto")
         return found
 
 
@@ -420,11 +428,22 @@ class _Parser:
         elif kind in ("cross", "hash"):
             if "num_bins" not in spec:
                 raise self.error(f"{key}.num_bins", "is required.", NOT_GIVEN,
-                                 allowed=f"integers from 2 to {MAX_INT64}",
+                                 allowed=f"integers from 2 to {MAX_INT64}"
+                                 + (", or auto" if kind == "cross" else ""),
                                  hint=("Or give vocabulary: {top_k: ...} for exact ids."
                                        if kind == "cross" else None))
-            values["num_bins"] = self.integer(spec["num_bins"], f"{key}.num_bins", minimum=2,
-                                              maximum=MAX_INT64)
+            if kind == "hash" and spec["num_bins"] == "auto":
+                raise self.error(f"{key}.num_bins", "auto applies to crosses only.", "auto",
+                                 allowed=f"integers from 2 to {MAX_INT64}")
+            if kind == "cross" and spec["num_bins"] == "auto":
+                values.update(self.parse_auto_num_bins(spec, key))
+            else:
+                values["num_bins"] = self.integer(spec["num_bins"], f"{key}.num_bins",
+                                                  minimum=2, maximum=MAX_INT64)
+                if "max_collision_rate" in spec:
+                    raise self.error(f"{key}.max_collision_rate", "applies to num_bins: auto "
+                                     "only.", spec["max_collision_rate"],
+                                     hint="Set num_bins: auto, or drop max_collision_rate.")
         if kind == "cross" and "vocabulary" not in spec:
             values["hash_key"] = self.hash_key(spec.get("hash_key", DEFAULT_HASH_KEY),
                                                f"{key}.hash_key")
@@ -495,7 +514,7 @@ class _Parser:
 
     def parse_vocabulary_cross(self, spec: dict, key: str) -> dict[str, Any]:
         """`vocabulary:` replaces hashing: no num_bins, no hash_key."""
-        for other in ("num_bins", "hash_key"):
+        for other in ("num_bins", "max_collision_rate", "hash_key"):
             if other in spec:
                 raise self.error(f"{key}.{other}", "applies to hashed crosses only; this "
                                  "cross has a vocabulary.", spec[other],
@@ -577,6 +596,19 @@ class _Parser:
         if len(set(degrees)) != len(degrees):
             raise self.error(key, "lists a degree twice.", raw, allowed=allowed)
         return sorted(degrees)
+    def parse_auto_num_bins(self, spec: dict, key: str) -> dict[str, Any]:
+        rate = spec.get("max_collision_rate")
+        if rate is None:
+            raise self.error(f"{key}.max_collision_rate", "is required with num_bins: auto.",
+                             NOT_GIVEN, allowed="a number between 0 and 1, like 0.01")
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < 1:
+            raise self.error(f"{key}.max_collision_rate", "must be a number between 0 and 1 "
+                             "(exclusive).", rate, allowed="0 < max_collision_rate < 1")
+        if spec.get("output", "int") != "int":
+            raise self.error(f"{key}.output", "num_bins: auto needs output: int (the width "
+                             "of one_hot and multi_hot is fixed before the data is seen).",
+                             spec["output"], hint="Set num_bins to a number.")
+        return {"max_collision_rate": float(rate)}
 
     def parse_salt(self, raw: Any, key: str) -> tuple[int, int]:
         def valid(v: Any) -> bool:
@@ -639,15 +671,15 @@ class _Parser:
 
 
 _KIND_KEYS = {
-    "cross": ("num_bins", "hash_key", "vocabulary", "output", "sparse"),
+    "cross": ("num_bins", "max_collision_rate", "hash_key", "vocabulary", "output", "sparse"),
     "hash": ("num_bins", "salt", "output", "sparse"),
     "bucketize": ("num_buckets", "boundaries", "output", "sparse"),
     "product": (),
     "polynomial": ("degree", "interaction_only", "include_bias"),
 }
-_ALL_KEYS = ("name", *FEATURE_KINDS, "num_bins", "hash_key", "vocabulary", "salt",
-             "num_buckets",
-             "boundaries", "degree", "interaction_only", "include_bias", "output", "sparse")
+_ALL_KEYS = ("name", *FEATURE_KINDS, "num_bins", "max_collision_rate", "hash_key", "vocabulary",
+             "salt", "num_buckets", "boundaries", "degree", "interaction_only", "include_bias",
+             "output", "sparse")
 
 
 _ROOT = "<top level>"

@@ -4,15 +4,13 @@ Counted on the batches as they go by (vectorized per batch, then merged), so
 the drift baseline and today's figures cost no extra pass: rows per bucket
 of each bucketized feature (from the transformed batches) and value counts
 of each categorical input of a hashed feature (from the checked raw
-batches), and the distinct raw combinations of each hashed feature with
-their bins and rows (`pipeline.combinations`, from the transform step, the
-one place that sees a batch's raw and transformed values together).
-README "Drift against the frozen analysis".
+batches). The distinct raw combinations of each hashed feature, with their
+bins and rows, come from the collision counts (`pipeline.collision_counts`):
+one fingerprint pass serves both. README "Drift against the frozen analysis".
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
 
@@ -21,13 +19,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline import combinations
 from pipeline.config import Config
 from pipeline.outputs import sparse_keys
 
 DRIFT_COUNTS_FILE = "drift_counts.json"
-COMBINATIONS_FILE = "combinations.npz"
-COMBINATIONS_TAG = "combinations"
 TOP_VALUES = 10            # shown per categorical input
 TRACKED_VALUES = 10_000    # distinct values counted per input; beyond, the rarest are dropped
 
@@ -204,66 +199,3 @@ def top_values(counts: dict[str, int], total: int) -> list[dict]:
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:TOP_VALUES]
     return [{"value": value, "rows": rows, "share": rows / total if total else 0.0}
             for value, rows in ranked]
-
-
-class MergeCombinations(beam.CombineFn):
-    """Per-batch {feature: (keys, bins, rows)} in; merged per feature (None if past the limit)."""
-
-    def create_accumulator(self) -> dict:
-        return {}
-
-    def add_input(self, accumulator: dict, grouped: dict) -> dict:
-        return self.merge_accumulators([accumulator, grouped])
-
-    def merge_accumulators(self, accumulators) -> dict:
-        merged: dict = {}
-        for accumulator in accumulators:
-            for name, grouped in accumulator.items():
-                merged[name] = (combinations.merge(merged[name], grouped) if name in merged
-                                else grouped)
-        return merged
-
-    def extract_output(self, accumulator: dict) -> dict:
-        return accumulator
-
-
-class WriteCombinations(beam.PTransform):
-    """Per-batch groupings in; `combinations.npz` in `output_dir` out."""
-
-    def __init__(self, output_dir: str) -> None:
-        super().__init__()
-        self.path = os.path.join(output_dir, COMBINATIONS_FILE)
-
-    def expand(self, grouped):
-        return (grouped
-                | "MergeCombinations" >> beam.CombineGlobally(MergeCombinations())
-                | "WriteCombinations" >> beam.Map(_write_npz, self.path))
-
-
-def _write_npz(merged: dict, path: str) -> None:
-    import tensorflow as tf
-    arrays = {"__inexact__": np.array([n for n, g in merged.items() if g is None], dtype=str)}
-    for name, grouped in merged.items():
-        if grouped is not None:
-            arrays.update({f"{name}/keys": grouped[0], f"{name}/bins": grouped[1],
-                           f"{name}/rows": grouped[2]})
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    with tf.io.gfile.GFile(path, "wb") as handle:
-        handle.write(buffer.getvalue())
-
-
-def read_combinations(output_dir: str) -> dict[str, dict]:
-    """Reads and removes what the pipeline left in `output_dir`: figures per feature."""
-    import tensorflow as tf
-    path = os.path.join(output_dir, COMBINATIONS_FILE)
-    if not tf.io.gfile.exists(path):
-        return {}
-    with tf.io.gfile.GFile(path, "rb") as handle:
-        arrays = dict(np.load(io.BytesIO(handle.read())))
-    tf.io.gfile.remove(path)
-    names = {key.split("/")[0] for key in arrays if "/" in key}
-    found = {name: combinations.figures((arrays[f"{name}/keys"], arrays[f"{name}/bins"],
-                                         arrays[f"{name}/rows"])) for name in names}
-    found.update({name: combinations.figures(None) for name in arrays["__inexact__"].tolist()})
-    return found

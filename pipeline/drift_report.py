@@ -3,23 +3,14 @@
 Every figure of the manifest's `drift` section, written on every
 transform-only run whether or not a threshold was crossed; crossings come
 first, each naming the feature, the figure and the threshold (README "Drift
-against the frozen analysis"). The section joins the collision report's page
-when there is one, or makes the page.
+against the frozen analysis"). `pipeline.report` puts it on the one page,
+after the collision report.
 """
 
 from __future__ import annotations
 
 import html
-import os
 from typing import Any, Mapping
-
-import tensorflow as tf
-
-REPORT_DIR = "report"
-_PAGE = ("<!doctype html><html><head><meta charset='utf-8'><title>featurecross report"
-         "</title><style>body{font-family:sans-serif;margin:2em}table{border-collapse:"
-         "collapse}td,th{border:1px solid #ccc;padding:4px 8px}</style></head><body>"
-         "</body></html>\n")
 
 
 def drift_section(drift: Mapping[str, Any] | None) -> str:
@@ -75,18 +66,3 @@ def drift_section(drift: Mapping[str, Any] | None) -> str:
             + table(("bucketized feature", "bucket PSI", "bucket TV", "PSI threshold",
                      "first bucket rows then / now", "last bucket rows then / now"),
                     bucketized))
-
-
-def write_drift_section(output_dir: str, drift: Mapping[str, Any] | None) -> None:
-    """Adds the section to `report/index.html` (creating the page if needed)."""
-    if not drift:
-        return
-    path = os.path.join(output_dir, REPORT_DIR, "index.html")
-    page = _PAGE
-    if tf.io.gfile.exists(path):
-        with tf.io.gfile.GFile(path) as handle:
-            page = handle.read()
-    tf.io.gfile.makedirs(os.path.dirname(path))
-    head, tail = page.rsplit("</body>", 1)
-    with tf.io.gfile.GFile(path, "w") as handle:
-        handle.write(head + drift_section(drift) + "</body>" + tail)

@@ -92,6 +92,42 @@ def vocabulary_ids(inputs: list[Tensor], feature: Feature) -> Tensor:
         frequency_threshold=vocabulary.frequency_threshold,
         num_oov_buckets=vocabulary.num_oov_buckets,
         vocab_filename=vocabulary_filename(feature), name=f"vocabulary_{feature.name}")
+_LOW_MODULUS = 2**62        # cross_hashed(num_buckets=2**62): the fingerprint's low 62 bits
+_INT64_MAX = 2**63 - 1      # cross_hashed(num_buckets=0): the fingerprint modulo 2**63 - 1
+
+
+def cross_fingerprints(inputs: list[Tensor], *, hash_key: int) -> Tensor:
+    """The 64-bit fingerprints `tf.sparse.cross_hashed` takes modulo num_buckets (uint64).
+
+    TF gives no op for them: `num_buckets=0` returns them modulo 2**63 - 1.
+    Two crosses recover them exactly: the low 62 bits, and the residue modulo
+    2**63 - 1 tells which of the four candidates for the top two bits it is.
+    """
+    as_2d = cross_inputs(inputs)
+    low = tf.sparse.cross_hashed(as_2d, num_buckets=_LOW_MODULUS, hash_key=hash_key)
+    residue = tf.sparse.cross_hashed(as_2d, num_buckets=0, hash_key=hash_key)
+    low_bits = tf.bitcast(low.values, tf.uint64)
+    modulus = tf.constant(_INT64_MAX, tf.uint64)
+    found = tf.zeros_like(low_bits)
+    for top in range(4):  # candidate = low + top * 2**62; 2**63 = 1 modulo 2**63 - 1
+        offset = (0, _LOW_MODULUS, 1, _LOW_MODULUS + 1)[top]
+        candidate = low_bits + tf.constant(offset, tf.uint64)
+        candidate = tf.where(candidate >= modulus, candidate - modulus, candidate)
+        found = tf.where(tf.equal(candidate, tf.bitcast(residue.values, tf.uint64)),
+                         tf.constant(top, tf.uint64), found)
+    prints = low_bits + found * tf.constant(_LOW_MODULUS, tf.uint64)
+    if any(isinstance(x, tf.SparseTensor) for x in inputs):
+        return tf.SparseTensor(low.indices, prints, low.dense_shape)
+    return prints
+
+
+def modulo_ids(prints: Tensor, num_bins: tf.Tensor) -> Tensor:
+    """`fingerprint % num_bins` in uint64, as cross_hashed does, for a num_bins tensor."""
+    def ids(values: tf.Tensor) -> tf.Tensor:
+        return tf.cast(tf.math.floormod(values, tf.cast(num_bins, tf.uint64)), tf.int64)
+    if isinstance(prints, tf.SparseTensor):
+        return tf.SparseTensor(prints.indices, ids(prints.values), prints.dense_shape)
+    return ids(prints)
 
 
 def hash_ids(values: Tensor, *, num_bins: int, salt: tuple[int, int] | None = None) -> Tensor:
@@ -166,11 +202,25 @@ def _batch_size(ids: Tensor) -> tf.Tensor:
     return tf.shape(ids, out_type=tf.int64)[0]
 
 
-def compute_feature(feature: Feature, values: Mapping[str, Tensor]) -> Tensor:
-    """The feature's bin ids (categorical kinds) or numbers (numeric kinds)."""
+NumBinsAnalyzer = Callable[[Tensor, Feature], tf.Tensor]
+
+
+def compute_feature(feature: Feature, values: Mapping[str, Tensor], *,
+                    num_bins_analyzer: NumBinsAnalyzer | None = None) -> Tensor:
+    """The feature's bin ids (categorical kinds) or numbers (numeric kinds).
+
+    A `num_bins: auto` cross needs `num_bins_analyzer`: given the fingerprints,
+    it returns the bin count the analysis chose, a constant of the exported graph.
+    """
     inputs = [values[name] for name in feature.inputs]
     if feature.kind == "cross" and feature.vocabulary is not None:
         return vocabulary_ids(inputs, feature)
+    if feature.kind == "cross" and feature.auto_num_bins:
+        if num_bins_analyzer is None:
+            raise ValueError(f"feature {feature.name!r} has num_bins: auto, which needs "
+                             "the analysis pass")
+        prints = cross_fingerprints(inputs, hash_key=feature.applied_hash_key)
+        return modulo_ids(prints, num_bins_analyzer(prints, feature))
     if feature.kind == "cross":
         return cross_ids(inputs, num_bins=feature.num_bins, hash_key=feature.applied_hash_key)
     if feature.kind == "hash":
@@ -184,14 +234,15 @@ def compute_feature(feature: Feature, values: Mapping[str, Tensor]) -> Tensor:
     raise UnknownKindError(feature, "compute_feature")
 
 
-def make_preprocessing_fn(config: Config) -> Callable[[dict], dict]:
+def make_preprocessing_fn(config: Config, *, num_bins_analyzer: NumBinsAnalyzer | None = None
+                          ) -> Callable[[dict], dict]:
     """Builds the tf.Transform preprocessing_fn for a validated config."""
 
     def preprocessing_fn(inputs: dict) -> dict:
         values: dict[str, Tensor] = dict(inputs)  # raw columns, then features by name
         outputs: dict[str, Tensor] = {name: inputs[name] for name in config.keep}
         for feature in config.features:
-            ids = compute_feature(feature, values)
+            ids = compute_feature(feature, values, num_bins_analyzer=num_bins_analyzer)
             values[feature.name] = ids
             outputs[feature.name] = encode(ids, feature) if feature.is_categorical else ids
         return outputs

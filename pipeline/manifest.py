@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import tensorflow as tf
 import yaml
 
+from pipeline.collisions import EXACT_LIMIT
 from pipeline.config import Config, parse_config
 from pipeline.outputs import output_feature_spec
 
@@ -43,10 +44,16 @@ def installed_versions() -> dict[str, str]:
 
 
 def describe_features(config: Config, boundaries: dict[str, list[float]],
-                      vocabularies: dict[str, dict] | None = None) -> list[dict[str, Any]]:
+                      vocabularies: dict[str, dict] | None = None,
+                      num_bins_choices: dict[str, dict] | None = None) -> list[dict[str, Any]]:
     """Per output: its kind, inputs, settings, stored form, bucket boundaries and,
-    for vocabulary crosses, the vocabulary's size and row coverage."""
+    for vocabulary crosses, the vocabulary's size and row coverage.
+
+    A `num_bins: auto` cross shows the chosen num_bins and, under
+    `num_bins_auto`, how the analysis chose it.
+    """
     vocabularies = vocabularies or {}
+    choices = num_bins_choices or {}
     spec = output_feature_spec(config)
     described = []
     for feature in config.features:
@@ -57,6 +64,9 @@ def describe_features(config: Config, boundaries: dict[str, list[float]],
             entry.update(num_bins=feature.width, output=feature.output, sparse=feature.sparse)
         if feature.generated_by:
             entry["generated_by"] = feature.generated_by
+        if feature.name in choices:
+            entry["num_bins"] = choices[feature.name]["num_bins"]
+            entry["num_bins_auto"] = choices[feature.name]
         if feature.kind == "cross" and feature.vocabulary is None:
             entry["hash_key"] = feature.hash_key  # as the config gives it
             entry["hash_key_applied"] = feature.applied_hash_key  # the int64 TF's op gets
@@ -73,13 +83,24 @@ def describe_features(config: Config, boundaries: dict[str, list[float]],
     return described
 
 
+def collision_section(collisions: dict[str, dict] | None) -> dict[str, Any] | None:
+    """Per hashed feature, its collision figures (README "Collision report"); None if off."""
+    if collisions is None:
+        return None
+    return {"exact_limit": EXACT_LIMIT,
+            "features": {name: {k: v for k, v in figures.items() if k != "occupancy_curve"}
+                         for name, figures in collisions.items()}}
+
+
 def write_manifest(output_dir: str, config: Config, counts: Counts, *,
                    transform_fn_dir: str | None, boundaries: dict[str, list[float]],
                    stats: dict[str, dict], timings: dict[str, float],
                    parity_sample: dict[str, Any] | None = None,
                    drift_baseline: dict[str, Any] | None = None,
                    drift: dict[str, Any] | None = None,
-                   vocabularies: dict[str, dict] | None = None) -> None:
+                   vocabularies: dict[str, dict] | None = None,
+                   collisions: dict[str, dict] | None = None,
+                   num_bins_choices: dict[str, dict] | None = None) -> None:
     with open(config.path, encoding="utf-8") as handle:
         config_text = handle.read()
     manifest = {
@@ -94,11 +115,12 @@ def write_manifest(output_dir: str, config: Config, counts: Counts, *,
                  "quarantined": counts.rows_quarantined},
         "seconds": round(counts.seconds, 3),
         "timings": {phase: round(seconds, 3) for phase, seconds in timings.items()},
-        "features": describe_features(config, boundaries, vocabularies),
+        "features": describe_features(config, boundaries, vocabularies, num_bins_choices),
         "column_stats": stats,
         "parity_sample": parity_sample,
         "drift_baseline": drift_baseline,
         "drift": drift,
+        "collisions": collision_section(collisions),
     }
     notes: list[str] = []
     manifest = finite_json(manifest, "", notes)

@@ -17,15 +17,17 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline import baseline
+from pipeline.auto_bins import publish_choices, read_choices
 from pipeline.boundaries import bucket_boundaries
 from pipeline.builder import build_pipeline
+from pipeline.collision_counts import read_collisions, read_combinations
 from pipeline.config import Config
 from pipeline.coverage import read_vocabulary_report
-from pipeline.drift_counts import read_combinations, read_drift_counts
-from pipeline.drift_report import write_drift_section
+from pipeline.drift_counts import read_drift_counts
 from pipeline.manifest import write_manifest
 from pipeline.parity import DEFAULT_ROWS, ParitySample
 from pipeline.publish import TEMP_DIR_NAME, Publication, PublishError, require_complete
+from pipeline.report import write_report
 from pipeline.serving import export_serving_model
 from pipeline.stats import read_feature_stats
 from pipeline.steps import COUNTER_NAMESPACE
@@ -47,6 +49,7 @@ class RunSummary:
     seconds: float
     parity_sample: dict = dataclasses.field(default_factory=dict)
     drift: dict | None = None  # the drift section of a transform-only run
+    collisions: dict | None = None  # per hashed feature (collision_counts), None when off
 
     @property
     def rows_per_second(self) -> float:
@@ -55,9 +58,10 @@ class RunSummary:
 
 def run_job(config: Config, beam_args: list[str], *, transform_fn_dir: str | None = None,
             quarantine: bool = False, overwrite: bool = False,
-            verify_rows: int = DEFAULT_ROWS, fail_on_drift: bool = False) -> RunSummary:
+            verify_rows: int = DEFAULT_ROWS, fail_on_drift: bool = False,
+            collision_report: bool = True) -> RunSummary:
     started = time.monotonic()
-    _check_input(config.input_pattern)
+    check_input(config.input_pattern)
     if not config.output_dir:
         raise JobError("no output directory: set output.dir in the config or pass --output")
     if transform_fn_dir:
@@ -77,11 +81,12 @@ def run_job(config: Config, beam_args: list[str], *, transform_fn_dir: str | Non
         options = PipelineOptions(beam_args)
         pipeline = build_pipeline(config, options, output_dir=work_dir,
                                   temp_dir=_temp_dir(options, work_dir),
-                                  quarantine=quarantine, analyze=transform_fn_dir is None)
+                                  quarantine=quarantine, analyze=transform_fn_dir is None,
+                                  collision_report=collision_report)
         result = pipeline.run()
         result.wait_until_finish()
         pipeline_seconds = time.monotonic() - started
-        counts = _counters(result)
+        counts = pipeline_counters(result)
         export_serving_model(config, work_dir, os.path.join(work_dir, "serving"))
         summary = RunSummary(publication.output_dir, counts.get("rows_read", 0),
                              counts.get("rows_written", 0), counts.get("rows_quarantined", 0),
@@ -90,22 +95,26 @@ def run_job(config: Config, beam_args: list[str], *, transform_fn_dir: str | Non
             raise JobError(f"row counts do not reconcile: {summary.rows_read} read, "
                            f"{summary.rows_written} written, {summary.rows_quarantined} "
                            "quarantined")
+        choices = (read_choices(config, work_dir) if transform_fn_dir
+                   else publish_choices(config, work_dir))
+        collisions = read_collisions(work_dir)
         parity, parity_seconds = parity_sample.check(work_dir)
-        summary = dataclasses.replace(summary, parity_sample=parity,
+        summary = dataclasses.replace(summary, parity_sample=parity, collisions=collisions,
                                       seconds=time.monotonic() - started)
         boundaries = bucket_boundaries(config, work_dir)
         today = baseline.summaries(config, boundaries=boundaries,
-                                   combinations=read_combinations(work_dir),
+                                   combinations=read_combinations(work_dir, collisions),
                                    drift_counts=read_drift_counts(work_dir))
         drift_baseline, drift = baseline.record(config, work_dir, today,
                                                 frozen_run=transform_fn_dir,
                                                 fail_on_drift=fail_on_drift)
         summary = dataclasses.replace(summary, drift=drift)
-        write_drift_section(work_dir, drift)
+        write_report(work_dir, config, collisions, drift)
         write_manifest(work_dir, config, summary, transform_fn_dir=transform_fn_dir,
                        boundaries=boundaries, drift_baseline=drift_baseline, drift=drift,
                        stats=read_feature_stats(work_dir), parity_sample=parity,
                        vocabularies=read_vocabulary_report(config, work_dir),
+                       collisions=collisions, num_bins_choices=choices,
                        timings={"pipeline": pipeline_seconds,
                                 "parity_sample": parity_seconds,
                                 "serving_export_and_manifest":
@@ -119,7 +128,7 @@ def run_job(config: Config, beam_args: list[str], *, transform_fn_dir: str | Non
         raise
 
 
-def _check_input(pattern: str | None) -> None:
+def check_input(pattern: str | None) -> None:
     from apache_beam.io.filesystems import FileSystems
     if not pattern:
         raise JobError("no input: set input.pattern in the config or pass --input")
@@ -156,7 +165,8 @@ def _copy_transform_fn(source_dir: str, staging: str) -> None:
                                  os.path.join(target_root, file_name))
 
 
-def _counters(result) -> dict[str, int]:
+def pipeline_counters(result) -> dict[str, int]:
+    """The job's own counters (rows read, written, quarantined) of a finished pipeline."""
     query = result.metrics().query(MetricsFilter().with_namespace(COUNTER_NAMESPACE))
     counts: dict[str, int] = {}
     for counter in query["counters"]:

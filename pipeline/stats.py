@@ -31,8 +31,10 @@ def batch_stats(batch: pa.RecordBatch) -> dict[str, dict]:
                  "values": len(values)}
         if (pa.types.is_integer(values.type) or pa.types.is_floating(values.type)) and len(values):
             numbers = values.to_numpy(zero_copy_only=False)
-            entry.update(min=numbers.min().item(), max=numbers.max().item(),
-                         sum=float(np.sum(numbers, dtype=np.float64)))
+            # NaN and inf are legal float values; the manifest writes them as null with a note.
+            with np.errstate(invalid="ignore", over="ignore"):
+                entry.update(min=numbers.min().item(), max=numbers.max().item(),
+                             sum=float(np.sum(numbers, dtype=np.float64)))
         stats[name] = entry
     return stats
 

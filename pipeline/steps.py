@@ -10,9 +10,10 @@ import apache_beam as beam
 import pyarrow as pa
 from apache_beam.metrics import Metrics
 
+from pipeline.auto_bins import resolved_num_bins
+from pipeline.collision_counts import COLLISIONS_TAG
 from pipeline.combinations import BatchCombinations
 from pipeline.config import Config
-from pipeline.drift_counts import COMBINATIONS_TAG
 from pipeline.outputs import output_feature_spec, parquet_schema
 from pipeline.part_files import PartFileFormat, WritePartFiles
 from pipeline.rows import InvalidInputError, RawBatch, RowChecker
@@ -58,11 +59,14 @@ class TransformBatches(beam.DoFn):
     """Applies the exported transform graph to clean batches (Arrow in, Arrow out).
 
     Elements are (input position, batch) pairs; the position is passed on.
-    With `count_combinations`, each batch's distinct hashed combinations
-    (`pipeline.combinations`) go to the COMBINATIONS_TAG output for drift.
 
     The graph is loaded once per worker, on the first batch: its directory is
     only complete once analysis has published it (the `ready` side input).
+
+    With `count_combinations`, each batch's distinct hashed combinations
+    (`combinations.BatchCombinations`) go to the COLLISIONS_TAG output, for
+    the collision report and drift: only this step sees raw and transformed
+    values side by side.
     """
 
     def __init__(self, config: Config, transform_output_dir: str, *,
@@ -73,17 +77,18 @@ class TransformBatches(beam.DoFn):
         self.transformer = None
         self.combinations = None
 
-    def process(self, element: tuple, ready=None) -> Iterator[tuple]:
+    def process(self, element: tuple, ready=None) -> Iterator:
         if self.transformer is None:
             from pipeline.transform import BatchTransformer
             self.transformer = BatchTransformer(self.config, self.transform_output_dir)
             if self.count_combinations:
-                self.combinations = BatchCombinations(self.config)
+                self.combinations = BatchCombinations(self.config, resolved_num_bins(
+                    self.config, self.transform_output_dir))
         position, batch = element
         transformed = self.transformer(batch)
         yield position, transformed
         if self.combinations is not None:
-            yield beam.pvalue.TaggedOutput(COMBINATIONS_TAG,
+            yield beam.pvalue.TaggedOutput(COLLISIONS_TAG,
                                            self.combinations(batch, transformed))
 
 

@@ -171,8 +171,8 @@ def test_unknown_top_level_key(tmp_path):
 def test_unknown_feature_key(tmp_path):
     feature = {"name": "route", "cross": ["carrier", "origin"], "num_bin": 100}
     assert_config_rejected(tmp_path, make_config(feature), "features[0].num_bin",
-                           "unknown key. Allowed: name, cross, num_bins, hash_key, "
-                           "vocabulary, output, sparse. Did you mean 'num_bins'?")
+                           "unknown key. Allowed: name, cross, num_bins, max_collision_rate, "
+                           "hash_key, vocabulary, output, sparse. Did you mean 'num_bins'?")
 
 
 def test_an_unknown_key_far_from_every_allowed_one_gets_no_guess(tmp_path):
