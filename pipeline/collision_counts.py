@@ -28,6 +28,18 @@ COMBINATIONS_FILE = "combinations.npz"
 COLLISIONS_TAG = "collisions"
 
 
+def merge_by_name(accumulators: Iterable[dict]) -> dict:
+    """Per-name counts merged: the first of each name absorbs the others (`.merge`)."""
+    merged: dict = {}
+    for accumulator in accumulators:
+        for name, counts in accumulator.items():
+            if name in merged:
+                merged[name].merge(counts)
+            else:
+                merged[name] = counts
+    return merged
+
+
 class MergeKeyCounts(beam.CombineFn):
     """Per-batch summaries in; one `KeyCounts` per feature out."""
 
@@ -45,14 +57,7 @@ class MergeKeyCounts(beam.CombineFn):
         return accumulator
 
     def merge_accumulators(self, accumulators: Iterable[dict]) -> dict:
-        merged: dict[str, KeyCounts] = {}
-        for accumulator in accumulators:
-            for name, counts in accumulator.items():
-                if name in merged:
-                    merged[name].merge(counts)
-                else:
-                    merged[name] = counts
-        return merged
+        return merge_by_name(accumulators)
 
     def extract_output(self, accumulator: dict) -> dict[str, KeyCounts]:
         return accumulator

@@ -24,7 +24,12 @@ from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOpt
 
 from pipeline.auto_bins import read_choices
 from pipeline.builder import AnalyzeAndWriteTransformFn
-from pipeline.collision_counts import COLLISIONS_TAG, CountCollisions, read_collisions
+from pipeline.collision_counts import (
+    COLLISIONS_TAG,
+    CountCollisions,
+    merge_by_name,
+    read_collisions,
+)
 from pipeline.collisions import EXACT_LIMIT, KeyCounts
 from pipeline.combinations import ListColumn, hashed_features
 from pipeline.config import Config
@@ -114,14 +119,7 @@ class MergeColumnValues(beam.CombineFn):
         return accumulator
 
     def merge_accumulators(self, accumulators) -> dict:
-        merged: dict = {}
-        for accumulator in accumulators:
-            for name, values in accumulator.items():
-                if name in merged:
-                    merged[name].merge(values)
-                else:
-                    merged[name] = values
-        return merged
+        return merge_by_name(accumulators)
 
     def extract_output(self, accumulator: dict) -> dict:
         return {name: values.figures() for name, values in accumulator.items()}
