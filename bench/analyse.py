@@ -43,6 +43,8 @@ def summarize(runs: list[dict]) -> dict:
             "wall_s_all": [round(r["wall_s"], 3) for r in group],
             "rows_per_s": rows / wall if wall else None,
             "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in group),
+            "peak_pss_mb": (statistics.median(r["peak_pss_mb"] for r in group)
+                            if all(r.get("peak_pss_mb") for r in group) else None),
             "cpu_s": statistics.median(r["cpu_s"] for r in group),
             "other_load_cores": statistics.median(r["other_load_cores"] for r in group),
         }
@@ -149,6 +151,11 @@ def derive(summary: dict, scales: list[str], mid: str, memory: str | None = None
         d["peak_rss_mb"] = {c: {s: e["peak_rss_mb"] for s, e in components[c].items()
                                 if e.get("peak_rss_mb")}
                             for c in MEMORY_COMPONENTS if c in components}
+        d["peak_pss_mb"] = {c: {s: e["peak_pss_mb"] for s, e in by_scale.items()
+                                if e.get("peak_pss_mb")}
+                            for c, by_scale in components.items()
+                            if c in (*MEMORY_COMPONENTS, "baseline_parquet", "baseline_tfrecord",
+                                     "floor_parquet")}
         rss = {c: by_scale[memory] / by_scale[large] for c, by_scale in d["peak_rss_mb"].items()
                if memory in by_scale and large in by_scale}
         d["rss_memory_over_large_by_component"] = rss

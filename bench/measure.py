@@ -26,8 +26,12 @@ from scales import (
 )
 
 
-def _tree_rss_kb(root: int) -> int:
-    """Summed VmRSS (kB) of `root` and all its descendants."""
+def _tree_memory_kb(root: int) -> tuple[int, int]:
+    """Summed VmRSS and Pss (kB) of `root` and all its descendants.
+
+    Pss splits each shared page among the processes mapping it, so a tree's
+    Pss counts TensorFlow's libraries once even when two processes load them.
+    """
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -39,17 +43,21 @@ def _tree_rss_kb(root: int) -> int:
             continue
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
         children.setdefault(ppid, []).append(int(entry))
-    total, todo = 0, [root]
+    rss = pss = 0
+    todo = [root]
     page_kb = os.sysconf("SC_PAGE_SIZE") // 1024
     while todo:
         pid = todo.pop()
         todo.extend(children.get(pid, ()))
         try:
             with open(f"/proc/{pid}/statm") as handle:
-                total += int(handle.read().split()[1]) * page_kb
+                rss += int(handle.read().split()[1]) * page_kb
+            with open(f"/proc/{pid}/smaps_rollup") as handle:
+                pss += next((int(line.split()[1]) for line in handle
+                             if line.startswith("Pss:")), 0)
         except OSError:
             pass
-    return total
+    return rss, pss
 
 
 def _cpu_jiffies() -> tuple[int, int]:
@@ -70,12 +78,12 @@ def measure(cmd: list[str], log_path: str, *, timeout: float) -> dict:
     with open(log_path, "w") as log:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        peak = [0]
+        peak = [0, 0]  # tree RSS, tree Pss
         done = threading.Event()
 
         def sample() -> None:
             while not done.is_set():
-                peak[0] = max(peak[0], _tree_rss_kb(proc.pid))
+                peak[:] = map(max, peak, _tree_memory_kb(proc.pid))
                 done.wait(0.1)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -98,6 +106,7 @@ def measure(cmd: list[str], log_path: str, *, timeout: float) -> dict:
         "wall_s": wall,
         "cpu_s": cpu,
         "peak_rss_mb": max(peak[0], usage.ru_maxrss) / 1024,
+        "peak_pss_mb": peak[1] / 1024 if peak[1] else None,
         "maxrss_single_mb": usage.ru_maxrss / 1024,
         "other_load_cores": max(0.0, machine_busy_cores - cpu / wall) if wall else 0.0,
         "_ticks": ticks,

@@ -80,6 +80,13 @@ def print_tables(summary: dict, derived: dict, scales: list[str],
                 f"{c} " + " ".join(_fmt(by_scale.get(s), '{:,.0f}') for s in shown)
                 + f" ({_fmt(d['rss_memory_over_large_by_component'].get(c), '{:.2f}x')})"
                 for c, by_scale in d["peak_rss_mb"].items()))
+        pss = {c: by_scale for c, by_scale in d["peak_pss_mb"].items() if by_scale}
+        if pss:
+            shown = [s for s in (*scales, memory) if s]
+            print(f"  peak Pss MB of the process tree ({', '.join(shown)}; shared pages split "
+                  "among processes): " + "; ".join(
+                      f"{c} " + " ".join(_fmt(by_scale.get(s), '{:,.0f}') for s in shown)
+                      for c, by_scale in pss.items()))
         for s, walls in d["analysis_wall_s"].items():
             cpus = d["analysis_cpu_s"][s]
             if walls["featurecross"] or walls["tft"]:

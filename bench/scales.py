@@ -33,7 +33,8 @@ MP_FLAGS = ["--direct_running_mode", "multi_processing", "--direct_num_workers",
 RSS_METHOD = ("peak of the summed VmRSS of the child's whole process tree, sampled from "
               "/proc every 0.1 s, and never below the child's exact ru_maxrss from wait4() "
               "(= largest single process of the tree). Shared pages are counted once per "
-              "process, so multi-process trees are over-stated.")
+              "process, so multi-process trees are over-stated; the tree's peak Pss "
+              "(/proc/PID/smaps_rollup, shared pages split) is shown next to it.")
 TARGETS = {
     "marginal_fc_over_floor": (">=", 0.7),
     "fixed_cost_over_import": ("<=", 2.0),
