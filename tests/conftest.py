@@ -110,47 +110,10 @@ def gcs():
     emulator.stop()
 
 
-# --- two workers: `make test` runs `pytest -n 2 --dist loadgroup` -------------
-# Test files that use a shared session run go to one worker, so no run happens
-# twice; every other file stays on one worker, so its module fixtures are not
-# duplicated. The two files with the longest module set-ups (a virtualenv
-# build on a fresh clone, the gs:// emulator and its runs) start first, one
-# on each worker, and the rest fills in around them.
-SHARED_RUNS = {"flights_parquet_job", "flights_parquet_run", "flights_tfrecord_run",
-               "edge_parquet_run", "edge_tfrecord_run"}
-FIRST = ["tests/test_workers.py", "tests/test_gcs.py"]
-
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(config, items):
-    if not getattr(config.option, "loadgroup", False):
-        return
-
-    sources: dict[pathlib.Path, str] = {}
-
-    def group(item) -> str:
-        """A file that names a shared run (as a fixture or in getfixturevalue) goes whole
-        to the shared group, so its module fixtures are set up once too."""
-        path = item.nodeid.split("::")[0]
-        if path not in FIRST:
-            if item.path not in sources:
-                sources[item.path] = item.path.read_text(encoding="utf-8")
-            if any(name in sources[item.path] for name in SHARED_RUNS):
-                return "shared_runs"
-        return path
-
-    groups = {item: group(item) for item in items}
-    starts = [*FIRST, "shared_runs"]
-    items.sort(key=lambda item: starts.index(groups[item]) if groups[item] in starts
-               else len(starts))
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(groups[item]))
-
-
 # --- where the time went -------------------------------------------------------
 # A plugin, not conftest hooks: session fixtures are set up by the session node,
 # which this directory's conftest hooks do not see. Each report carries what the
-# summary needs (user_properties travel with it from pytest-xdist's workers).
+# summary needs in its user_properties.
 
 def pytest_configure(config):
     config.pluginmanager.register(TimeByGroup(), "featurecross-time-by-group")
@@ -179,7 +142,7 @@ class TimeByGroup:
 
     def pytest_terminal_summary(self, terminalreporter):
         """Seconds of setup + call + teardown by group; a shared run counts apart from
-        the test that first needed it. Under `-n 2` the groups overlap in wall time."""
+        the test that first needed it."""
         groups: collections.Counter = collections.Counter()
         files: dict[str, set] = collections.defaultdict(set)
         shared: collections.Counter = collections.Counter()
