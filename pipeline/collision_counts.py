@@ -22,6 +22,7 @@ import apache_beam as beam
 import numpy as np
 
 from pipeline.collisions import EXACT_LIMIT, KeyCounts
+from pipeline.side_files import take_json
 
 COLLISIONS_FILE = "collisions.json"
 COMBINATIONS_FILE = "combinations.npz"
@@ -105,14 +106,7 @@ def write_counts(merged: dict[str, KeyCounts], output_dir: str,
 
 def read_collisions(output_dir: str) -> dict | None:
     """Reads and removes the figures the pipeline left in `output_dir` (None if none)."""
-    import tensorflow as tf
-    path = os.path.join(output_dir, COLLISIONS_FILE)
-    if not tf.io.gfile.exists(path):
-        return None
-    with tf.io.gfile.GFile(path) as handle:
-        figures = json.load(handle)
-    tf.io.gfile.remove(path)
-    return figures
+    return take_json(os.path.join(output_dir, COLLISIONS_FILE), missing=None)
 
 
 def read_combinations(output_dir: str, collisions: dict | None) -> dict[str, dict]:

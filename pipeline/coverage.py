@@ -9,7 +9,6 @@ the frozen vocabulary.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Iterator
 
@@ -21,6 +20,7 @@ import pyarrow.compute as pc
 from pipeline.config import Config, Feature
 from pipeline.features import vocabulary_filename
 from pipeline.outputs import sparse_keys
+from pipeline.side_files import take_json, write_json
 
 COVERAGE_FILE = "vocabulary_coverage.json"
 
@@ -106,7 +106,7 @@ class MeasureVocabularyCoverage(beam.PTransform):
         return (batches
                 | "CountCoveredRows" >> beam.ParDo(MeasureBatch(self.config, self.output_dir))
                 | "SumCounts" >> beam.CombineGlobally(_sum_all).without_defaults()
-                | "WriteCoverageFile" >> beam.Map(_write_json,
+                | "WriteCoverageFile" >> beam.Map(write_json,
                                                   os.path.join(self.output_dir, COVERAGE_FILE)))
 
 
@@ -117,24 +117,13 @@ def _sum_all(parts) -> dict:
     return total
 
 
-def _write_json(counts: dict, path: str) -> None:
-    import tensorflow as tf
-    with tf.io.gfile.GFile(path, "w") as handle:
-        json.dump(counts, handle)
-
-
 def read_vocabulary_report(config: Config, output_dir: str) -> dict[str, dict]:
     """Per vocabulary cross: size, asset file and coverage; removes the counts file."""
-    import tensorflow as tf
     features = vocabulary_features(config)
     if not features:
         return {}
-    path = os.path.join(output_dir, COVERAGE_FILE)
-    counts = {}
-    if tf.io.gfile.exists(path):  # absent when no row was written
-        with tf.io.gfile.GFile(path) as handle:
-            counts = json.load(handle)
-        tf.io.gfile.remove(path)
+    # The counts file is absent when no row was written.
+    counts = take_json(os.path.join(output_dir, COVERAGE_FILE), missing={})
     sizes = vocabulary_sizes(config, output_dir)
     report = {}
     for feature in features:

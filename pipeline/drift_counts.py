@@ -11,7 +11,7 @@ one fingerprint pass serves both. README "Drift against the frozen analysis".
 
 from __future__ import annotations
 
-import json
+import functools
 import os
 
 import apache_beam as beam
@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from pipeline.config import Config
 from pipeline.outputs import sparse_keys
+from pipeline.side_files import take_json, write_json
 
 DRIFT_COUNTS_FILE = "drift_counts.json"
 TOP_VALUES = 10            # shown per categorical input
@@ -149,10 +150,7 @@ class MergeDriftCounts(beam.CombineFn):
         return merge_counts(accumulator, counts)
 
     def merge_accumulators(self, accumulators) -> dict:
-        merged: dict = {}
-        for accumulator in accumulators:
-            merged = merge_counts(merged, accumulator)
-        return merged
+        return functools.reduce(merge_counts, accumulators, {})
 
     def extract_output(self, accumulator: dict) -> dict:
         return as_json(accumulator)
@@ -174,25 +172,12 @@ class WriteDriftCounts(beam.PTransform):
                      lambda keyed: counts.of_transformed(keyed[1])))
                 | "AllCounts" >> beam.Flatten()
                 | "MergeDriftCounts" >> beam.CombineGlobally(MergeDriftCounts())
-                | "WriteDriftCounts" >> beam.Map(_write_json, self.path))
-
-
-def _write_json(counts: dict, path: str) -> None:
-    import tensorflow as tf
-    with tf.io.gfile.GFile(path, "w") as handle:
-        json.dump(counts, handle)
+                | "WriteDriftCounts" >> beam.Map(write_json, self.path))
 
 
 def read_drift_counts(output_dir: str) -> dict:
     """Reads and removes the counts the pipeline left in `output_dir` ({} if none)."""
-    import tensorflow as tf
-    path = os.path.join(output_dir, DRIFT_COUNTS_FILE)
-    if not tf.io.gfile.exists(path):
-        return {}
-    with tf.io.gfile.GFile(path) as handle:
-        counts = json.load(handle)
-    tf.io.gfile.remove(path)
-    return counts
+    return take_json(os.path.join(output_dir, DRIFT_COUNTS_FILE), missing={})
 
 
 def top_values(counts: dict[str, int], total: int) -> list[dict]:

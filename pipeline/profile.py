@@ -35,6 +35,7 @@ from pipeline.combinations import ListColumn, hashed_features
 from pipeline.config import Config
 from pipeline.rows import RawBatch
 from pipeline.runner import JobError, check_input, pipeline_counters
+from pipeline.side_files import write_json
 from pipeline.sources import ReadRawBatches
 from pipeline.steps import INVALID_TAG, CheckRows, TransformBatches
 
@@ -149,18 +150,13 @@ class ProfileInputs(beam.PTransform):
              | "CountNulls" >> beam.FlatMap(null_counts, self.columns)
              | "SumNulls" >> beam.CombinePerKey(sum)
              | "NullsToDict" >> beam.combiners.ToDict()
-             | "WriteNulls" >> beam.Map(_write_json, os.path.join(self.work_dir, NULLS_FILE)))
+             | "WriteNulls" >> beam.Map(write_json, os.path.join(self.work_dir, NULLS_FILE)))
         return (clean
                 | "CountValues" >> beam.Map(lambda element, columns: batch_values(
                     element[1], columns), self.columns)
                 | "MergeValues" >> beam.CombineGlobally(MergeColumnValues(self.exact_limit))
-                | "WriteInputs" >> beam.Map(_write_json,
+                | "WriteInputs" >> beam.Map(write_json,
                                             os.path.join(self.work_dir, INPUTS_FILE)))
-
-
-def _write_json(value, path: str) -> None:
-    with tf.io.gfile.GFile(path, "w") as handle:
-        json.dump(value, handle)
 
 
 def _read_json(path: str):

@@ -9,7 +9,7 @@ the order in which workers merge them: reruns write the same manifest.
 
 from __future__ import annotations
 
-import json
+import functools
 import os
 from fractions import Fraction
 
@@ -17,6 +17,8 @@ import apache_beam as beam
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from pipeline.side_files import take_json, write_json
 
 STATS_FILE = "feature_stats.json"
 
@@ -73,10 +75,7 @@ class MergeStats(beam.CombineFn):
         return merge_stats(accumulator, batch_summary)
 
     def merge_accumulators(self, accumulators) -> dict:
-        merged: dict = {}
-        for accumulator in accumulators:
-            merged = merge_stats(merged, accumulator)
-        return merged
+        return functools.reduce(merge_stats, accumulators, {})
 
     def extract_output(self, accumulator: dict) -> dict:
         for entry in accumulator.values():
@@ -97,20 +96,10 @@ class WriteFeatureStats(beam.PTransform):
         return (batches
                 | "SummarizeBatches" >> beam.Map(batch_stats)
                 | "MergeSummaries" >> beam.CombineGlobally(MergeStats())
-                | "WriteStatsFile" >> beam.Map(_write_json, self.path))
-
-
-def _write_json(stats: dict, path: str) -> None:
-    import tensorflow as tf
-    with tf.io.gfile.GFile(path, "w") as handle:
-        json.dump(stats, handle)
+                | "WriteStatsFile" >> beam.Map(write_json, self.path))
 
 
 def read_feature_stats(output_dir: str) -> dict:
     """Reads and removes the stats file the pipeline left in `output_dir`."""
-    import tensorflow as tf
-    path = os.path.join(output_dir, STATS_FILE)
-    with tf.io.gfile.GFile(path) as handle:
-        stats = json.load(handle)
-    tf.io.gfile.remove(path)
+    stats = take_json(os.path.join(output_dir, STATS_FILE))
     return stats
