@@ -143,6 +143,8 @@ def as_json(counts: dict) -> dict:
 
 
 class MergeDriftCounts(beam.CombineFn):
+    """Per-batch counts in; their sum out (still Arrow arrays: see `as_json`)."""
+
     def create_accumulator(self) -> dict:
         return {}
 
@@ -153,11 +155,22 @@ class MergeDriftCounts(beam.CombineFn):
         return functools.reduce(merge_counts, accumulators, {})
 
     def extract_output(self, accumulator: dict) -> dict:
-        return as_json(accumulator)
+        return accumulator
+
+
+def write_drift_counts(input_counts: dict, bucket_counts: dict, path: str) -> None:
+    merged = merge_counts(input_counts, bucket_counts) if input_counts or bucket_counts else {}
+    write_json(as_json(merged), path)
 
 
 class WriteDriftCounts(beam.PTransform):
-    """(raw, transformed) PCollections of (position, batch) in; `drift_counts.json` out."""
+    """(raw, transformed) PCollections of (position, batch) in; `drift_counts.json` out.
+
+    Each side is combined on its own and the two sums meet at the end: a
+    Flatten of the per-batch counts in front of one combine would keep the
+    DirectRunner from combining them as they arrive (it buffered every
+    batch's counts until the end, so memory grew with the input).
+    """
 
     def __init__(self, config: Config, output_dir: str) -> None:
         super().__init__()
@@ -167,12 +180,15 @@ class WriteDriftCounts(beam.PTransform):
     def expand(self, pcolls):
         raw, transformed = pcolls
         counts = self.counts
-        return ((raw | "CountInputValues" >> beam.Map(lambda keyed: counts.of_raw(keyed[1])),
-                 transformed | "CountBuckets" >> beam.Map(
-                     lambda keyed: counts.of_transformed(keyed[1])))
-                | "AllCounts" >> beam.Flatten()
-                | "MergeDriftCounts" >> beam.CombineGlobally(MergeDriftCounts())
-                | "WriteDriftCounts" >> beam.Map(write_json, self.path))
+        input_counts = (raw
+                        | "CountInputValues" >> beam.Map(lambda keyed: counts.of_raw(keyed[1]))
+                        | "MergeInputCounts" >> beam.CombineGlobally(MergeDriftCounts()))
+        bucket_counts = (transformed
+                         | "CountBuckets" >> beam.Map(
+                             lambda keyed: counts.of_transformed(keyed[1]))
+                         | "MergeBucketCounts" >> beam.CombineGlobally(MergeDriftCounts()))
+        return input_counts | "WriteDriftCounts" >> beam.Map(
+            write_drift_counts, beam.pvalue.AsSingleton(bucket_counts), self.path)
 
 
 def read_drift_counts(output_dir: str) -> dict:
