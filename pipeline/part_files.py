@@ -14,6 +14,8 @@ equal even where the bytes could not (README "Reproducible reruns").
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import os
 import uuid
 from typing import Iterator
@@ -63,6 +65,36 @@ class _ParquetFileWriter:
             self.raw.close()
 
 
+class _WriteQueue:
+    """Runs file writes on a thread of their own, in the order they came.
+
+    Parquet's encoder, NumPy's copies and ISA-L's deflate spend most of their
+    time outside the GIL, so writing one batch (or closing one file) overlaps
+    with transforming the next batch on the main thread. One worker keeps the
+    writes in order, and at most two wait, so memory stays flat. A failed
+    write is raised by the next call.
+    """
+
+    _PENDING = 2
+
+    def __init__(self) -> None:
+        self.worker = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        self.pending: collections.deque = collections.deque()
+
+    def submit(self, write, *args) -> None:
+        while len(self.pending) >= self._PENDING:
+            self.pending.popleft().result()
+        self.pending.append(self.worker.submit(write, *args))
+
+    def drain(self) -> None:
+        """Waits until every write submitted so far is done."""
+        while self.pending:
+            self.pending.popleft().result()
+
+    def shutdown(self) -> None:
+        self.worker.shutdown()
+
+
 class PartFileFormat:
     """How one output format opens a part file and what a batch becomes in it."""
 
@@ -81,12 +113,19 @@ class _WriteReads(beam.DoFn):
 
     Emits (position of the file's first batch, temp path, rows) when the
     file is closed: when the next read starts, or at the end of the bundle.
+    The writes run on a `_WriteQueue`; the bundle ends once they are done.
     """
 
     def __init__(self, file_format: PartFileFormat, temp_dir: str, to_output) -> None:
         self.file_format = file_format
         self.temp_dir = temp_dir
         self.to_output = to_output
+
+    def setup(self) -> None:
+        self.writes = _WriteQueue()
+
+    def teardown(self) -> None:
+        self.writes.shutdown()
 
     def start_bundle(self) -> None:
         self.current = None  # [first position, last position, temp path, writer, rows]
@@ -102,18 +141,20 @@ class _WriteReads(beam.DoFn):
             path = os.path.join(self.temp_dir, f"{uuid.uuid4().hex}{self.file_format.suffix}")
             current = self.current = [position, position, path,
                                       self.file_format.open(path), 0]
-        current[3].write_batch(self.to_output(batch))
+        self.writes.submit(current[3].write_batch, self.to_output(batch))
         current[1] = position
         current[4] += batch.num_rows
 
     def finish_bundle(self) -> Iterator:
-        if self.current is not None:
-            yield GlobalWindows.windowed_value(self._close())
+        last = self._close() if self.current is not None else None
+        self.writes.drain()
+        if last is not None:
+            yield GlobalWindows.windowed_value(last)
 
     def _close(self) -> tuple[Position, str, int]:
         first, _, path, writer, rows = self.current
         self.current = None
-        writer.close()
+        self.writes.submit(writer.close)
         return first, path, rows
 
 

@@ -4,7 +4,8 @@ Beam's `WriteToTFRecord` takes one element per record, and its per-element
 cost (and one gzip call per record) was most of the job's time. This writer
 takes a whole record batch at a time: `pipeline.example_encoder` lays out the
 tf.Examples and their TFRecord framing in one buffer, and Beam's file systems
-take the bytes (any file system). `pipeline.part_files` names the files.
+take the bytes (any file system). `pipeline.part_files` names the files and
+runs the writer on a thread of its own.
 
 The bytes are reproducible: tf.Example features in a fixed key order (the
 encoder's), and a gzip header without a timestamp (zlib's and ISA-L's header
@@ -13,8 +14,6 @@ carries mtime 0).
 
 from __future__ import annotations
 
-import collections
-import concurrent.futures
 import functools
 import struct
 
@@ -89,38 +88,19 @@ def frame_examples(batch: pa.RecordBatch) -> np.ndarray:
 
 
 class _ExampleFileWriter:
-    """A file handle taking record batches; encodes, frames and gzips them on a thread.
-
-    NumPy's copies and ISA-L's deflate spend most of their time outside the
-    GIL, so this work overlaps with transforming the next batch on the main
-    thread. One worker keeps the file in order, and at most two batches wait,
-    so memory stays flat.
-    """
-
-    _PENDING = 2
+    """A file handle taking record batches: encodes, frames and gzips each one."""
 
     def __init__(self, raw) -> None:
         self.raw = raw
         self.compressor = isal_zlib.compressobj(_GZIP_LEVEL, isal_zlib.DEFLATED, _GZIP_WBITS)
-        self.worker = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-        self.pending: collections.deque = collections.deque()
 
     def write_batch(self, batch: pa.RecordBatch) -> None:
-        while len(self.pending) >= self._PENDING:
-            self.pending.popleft().result()  # also re-raises a failed write
-        self.pending.append(self.worker.submit(self._write, batch))
-
-    def _write(self, batch: pa.RecordBatch) -> None:
-        framed = frame_examples(batch)
-        self.raw.write(self.compressor.compress(framed))
+        self.raw.write(self.compressor.compress(frame_examples(batch)))
 
     def close(self) -> None:
         try:
-            while self.pending:
-                self.pending.popleft().result()
             self.raw.write(self.compressor.flush())
         finally:
-            self.worker.shutdown()
             self.raw.close()
 
 
