@@ -24,7 +24,7 @@ from pipeline.collision_counts import COLLISIONS_TAG, CountCollisions
 from pipeline.combinations import hashed_features
 from pipeline.config import Config
 from pipeline.coverage import MeasureVocabularyCoverage, vocabulary_features
-from pipeline.drift_counts import BatchDriftCounts, WriteDriftCounts
+from pipeline.drift_counts import DRIFT_TAG, BatchDriftCounts, WriteDriftCounts
 from pipeline.features import make_preprocessing_fn
 from pipeline.schema import tensor_adapter_config
 from pipeline.sources import ReadRawBatches
@@ -60,9 +60,12 @@ def build_pipeline(config: Config, options: PipelineOptions, *, output_dir: str,
                | "CheckRows" >> beam.ParDo(CheckRows(config, quarantine=quarantine, report=True))
                .with_outputs(INVALID_TAG, main="valid"))
     count_keys = collision_report and bool(hashed_features(config))
+    count_drift = BatchDriftCounts(config).needed
     transform_outputs = checked.valid | "TransformBatches" >> beam.ParDo(
-        TransformBatches(config, output_dir, count_combinations=count_keys),
-        ready=beam.pvalue.AsSingleton(ready)).with_outputs(COLLISIONS_TAG, main="transformed")
+        TransformBatches(config, output_dir, count_combinations=count_keys,
+                         count_drift=count_drift),
+        ready=beam.pvalue.AsSingleton(ready)).with_outputs(COLLISIONS_TAG, DRIFT_TAG,
+                                                           main="transformed")
     transformed = transform_outputs.transformed
     if count_keys:
         _ = transform_outputs[COLLISIONS_TAG] | "CountCollisions" >> CountCollisions(
@@ -71,9 +74,8 @@ def build_pipeline(config: Config, options: PipelineOptions, *, output_dir: str,
                                                              os.path.join(output_dir, "data"))
     batches = transformed | "DropPositions" >> beam.Values()
     _ = batches | "WriteFeatureStats" >> WriteFeatureStats(output_dir)
-    if BatchDriftCounts(config).needed:
-        _ = (checked.valid, transformed) | "WriteDriftCounts" >> WriteDriftCounts(config,
-                                                                                  output_dir)
+    if count_drift:
+        _ = transform_outputs[DRIFT_TAG] | "WriteDriftCounts" >> WriteDriftCounts(output_dir)
     if vocabulary_features(config):
         _ = batches | "MeasureVocabularyCoverage" >> MeasureVocabularyCoverage(
             config, output_dir)

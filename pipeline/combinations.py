@@ -85,6 +85,7 @@ class ListColumn:
         self._string_form: tuple[np.ndarray, list] | None = None
         self._dictionary_prints: np.ndarray | None = None
         self._codes: tuple[np.ndarray, np.ndarray] | None = None
+        self._encoding: tuple[np.ndarray, pa.Array] | None = None
 
     @property
     def fingerprints(self) -> np.ndarray:
@@ -107,25 +108,55 @@ class ListColumn:
     def codes(self) -> tuple[np.ndarray, np.ndarray]:
         """(each value's index among the batch's distinct values, their cross hashes)."""
         if self._codes is None:
+            indices, distinct = self.encoding
             if pa.types.is_integer(self.values.type):
-                encoded = pc.dictionary_encode(self.values)
-                distinct = encoded.dictionary.to_numpy(zero_copy_only=False)
-                self._codes = (encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64),
-                               distinct.astype(np.int64).view(np.uint64))
+                self._codes = (indices, distinct.to_numpy(zero_copy_only=False)
+                               .astype(np.int64).view(np.uint64))
             else:
-                indices = self.string_form[0].astype(np.int64)
                 self._codes = (indices, self.dictionary_fingerprints)
         return self._codes
+
+    @property
+    def encoding(self) -> tuple[np.ndarray, pa.Array]:
+        """(each value's index among the batch's distinct values, those values), the
+        values in order of first appearance."""
+        if self._encoding is None:
+            encoded = pc.dictionary_encode(self.values)
+            self._encoding = (encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64),
+                              encoded.dictionary)
+        return self._encoding
+
+    def value_counts(self) -> tuple[pa.Array, np.ndarray]:
+        """(distinct values in order of first appearance, how often each occurs)."""
+        indices, distinct = self.encoding
+        return distinct, np.bincount(indices, minlength=len(distinct)).astype(np.int64)
 
     @property
     def string_form(self) -> tuple[np.ndarray, list]:
         """The dictionary encoding of `tf.strings.as_string(values)`."""
         if self._string_form is None:
-            values = self.values
-            if pa.types.is_integer(values.type):
-                values = pc.cast(values, pa.large_string())
-            self._string_form = dictionary_encode(values)
+            if pa.types.is_integer(self.values.type):
+                self._string_form = dictionary_encode(pc.cast(self.values, pa.large_string()))
+            else:
+                indices, distinct = self.encoding
+                self._string_form = (indices, distinct.to_pylist())
         return self._string_form
+
+
+class BatchColumns:
+    """The `ListColumn`s of one batch, raw columns first, built once however many
+    counts read them (README "Collision report", "Drift against the frozen analysis")."""
+
+    def __init__(self, raw: pa.RecordBatch, transformed: pa.RecordBatch) -> None:
+        self.raw = raw
+        self.transformed = transformed
+        self.columns: dict[str, ListColumn] = {}
+
+    def __getitem__(self, name: str) -> ListColumn:
+        if name not in self.columns:
+            source = self.raw if name in self.raw.schema.names else self.transformed
+            self.columns[name] = ListColumn(source.column(name))
+        return self.columns[name]
 
 
 def cross_fingerprints(columns: Sequence[ListColumn], hash_key: int) -> np.ndarray:
@@ -225,21 +256,15 @@ class BatchCombinations:
         self.num_bins = dict(num_bins)
         self.salted: dict[str, dict] = {}  # salted hash: value -> bin, across batches
 
-    def __call__(self, raw: pa.RecordBatch,
-                 transformed: pa.RecordBatch) -> dict[str, tuple[np.ndarray, ...]]:
-        columns: dict[str, ListColumn] = {}
-
-        def column(name: str) -> ListColumn:
-            if name not in columns:
-                source = raw if name in raw.schema.names else transformed
-                columns[name] = ListColumn(source.column(name))
-            return columns[name]
-
+    def __call__(self, raw: pa.RecordBatch, transformed: pa.RecordBatch,
+                 columns: BatchColumns | None = None) -> dict[str, tuple[np.ndarray, ...]]:
+        """`columns`: the batch's columns, when other counts share them."""
+        column = columns if columns is not None else BatchColumns(raw, transformed)
         summary = {}
         for feature in self.features:
             m = np.uint64(self.num_bins[feature.name])
             if feature.kind == "cross":
-                inputs = [column(n) for n in feature.inputs]
+                inputs = [column[n] for n in feature.inputs]
                 grouped = scalar_cross_keys(inputs, feature.applied_hash_key)
                 if grouped is not None:
                     keys, rows = grouped
@@ -249,7 +274,7 @@ class BatchCombinations:
                 summary[feature.name] = (*group_keys(keys, keys % m), int(m))
                 continue
             # A hash: its distinct values are the batch's dictionary.
-            source = column(feature.inputs[0])
+            source = column[feature.inputs[0]]
             indices, dictionary = source.string_form
             keys = source.dictionary_fingerprints
             rows = np.bincount(indices, minlength=len(dictionary)).astype(np.int64)

@@ -1,10 +1,11 @@
 """The Beam side of the drift figures: rows per bucket and top input values.
 
-Counted on the batches as they go by (vectorized per batch, then merged), so
-the drift baseline and today's figures cost no extra pass: rows per bucket
-of each bucketized feature (from the transformed batches) and value counts
-of each categorical input of a hashed feature (from the checked raw
-batches). The distinct raw combinations of each hashed feature, with their
+Counted on the batches as they go by, in the transform step (vectorized per
+batch, then merged), so the drift baseline and today's figures cost no extra
+pass: rows per bucket of each bucketized feature (from the transformed
+batch) and value counts of each categorical input of a hashed feature (from
+the checked raw batch, on the dictionary encoding the combination counts
+share). The distinct raw combinations of each hashed feature, with their
 bins and rows, come from the collision counts (`pipeline.collision_counts`):
 one fingerprint pass serves both. README "Drift against the frozen analysis".
 """
@@ -19,11 +20,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline.combinations import BatchColumns
 from pipeline.config import Config
 from pipeline.outputs import sparse_keys
 from pipeline.side_files import take_json, write_json
 
 DRIFT_COUNTS_FILE = "drift_counts.json"
+DRIFT_TAG = "drift"
 TOP_VALUES = 10            # shown per categorical input
 TRACKED_VALUES = 10_000    # distinct values counted per input; beyond, the rarest are dropped
 
@@ -57,19 +60,13 @@ def bucket_rows(feature, batch: pa.RecordBatch) -> np.ndarray:
     return dense.reshape(batch.num_rows, -1).sum(axis=0).round().astype(np.int64)
 
 
-def value_counts(column: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """(distinct values in order of first appearance, rows of each) of one batch's column."""
-    counts = pc.value_counts(pc.list_flatten(column))
-    return counts.field("values"), counts.field("counts").to_numpy().astype(np.int64)
-
-
 def _text(value) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 class BatchDriftCounts:
-    """Per-batch counts: {"buckets": {feature: [rows...]}} of transformed batches and
-    {"inputs": {column: (distinct values, rows of each)}} of raw ones."""
+    """Per-batch counts: {"buckets": {feature: [rows...]}} of the transformed batch and
+    {"inputs": {column: (distinct values, rows of each)}} of the raw one."""
 
     def __init__(self, config: Config) -> None:
         self.buckets = bucketized_features(config)
@@ -79,11 +76,12 @@ class BatchDriftCounts:
     def needed(self) -> bool:
         return bool(self.buckets or self.inputs)
 
-    def of_raw(self, batch: pa.RecordBatch) -> dict:
-        return {"inputs": {name: value_counts(batch.column(name)) for name in self.inputs}}
-
-    def of_transformed(self, batch: pa.RecordBatch) -> dict:
-        return {"buckets": {f.name: bucket_rows(f, batch).tolist() for f in self.buckets}}
+    def __call__(self, columns: BatchColumns) -> dict:
+        """`columns`: the batch's raw and transformed columns (their encodings shared
+        with the combination counts)."""
+        return {"inputs": {name: columns[name].value_counts() for name in self.inputs},
+                "buckets": {f.name: bucket_rows(f, columns.transformed).tolist()
+                            for f in self.buckets}}
 
 
 def merge_counts(first: dict, second: dict) -> dict:
@@ -143,8 +141,6 @@ def as_json(counts: dict) -> dict:
 
 
 class MergeDriftCounts(beam.CombineFn):
-    """Per-batch counts in; their sum out (still Arrow arrays: see `as_json`)."""
-
     def create_accumulator(self) -> dict:
         return {}
 
@@ -155,40 +151,25 @@ class MergeDriftCounts(beam.CombineFn):
         return functools.reduce(merge_counts, accumulators, {})
 
     def extract_output(self, accumulator: dict) -> dict:
-        return accumulator
-
-
-def write_drift_counts(input_counts: dict, bucket_counts: dict, path: str) -> None:
-    merged = merge_counts(input_counts, bucket_counts) if input_counts or bucket_counts else {}
-    write_json(as_json(merged), path)
+        return as_json(accumulator)
 
 
 class WriteDriftCounts(beam.PTransform):
-    """(raw, transformed) PCollections of (position, batch) in; `drift_counts.json` out.
+    """Per-batch counts (from `TransformBatches`) in; `drift_counts.json` out.
 
-    Each side is combined on its own and the two sums meet at the end: a
-    Flatten of the per-batch counts in front of one combine would keep the
-    DirectRunner from combining them as they arrive (it buffered every
-    batch's counts until the end, so memory grew with the input).
+    One combine straight after the step that counts: a Flatten in front of it
+    would keep the DirectRunner from combining per bundle (it would buffer
+    every batch's counts to the end, so memory would grow with the input).
     """
 
-    def __init__(self, config: Config, output_dir: str) -> None:
+    def __init__(self, output_dir: str) -> None:
         super().__init__()
-        self.counts = BatchDriftCounts(config)
         self.path = os.path.join(output_dir, DRIFT_COUNTS_FILE)
 
-    def expand(self, pcolls):
-        raw, transformed = pcolls
-        counts = self.counts
-        input_counts = (raw
-                        | "CountInputValues" >> beam.Map(lambda keyed: counts.of_raw(keyed[1]))
-                        | "MergeInputCounts" >> beam.CombineGlobally(MergeDriftCounts()))
-        bucket_counts = (transformed
-                         | "CountBuckets" >> beam.Map(
-                             lambda keyed: counts.of_transformed(keyed[1]))
-                         | "MergeBucketCounts" >> beam.CombineGlobally(MergeDriftCounts()))
-        return input_counts | "WriteDriftCounts" >> beam.Map(
-            write_drift_counts, beam.pvalue.AsSingleton(bucket_counts), self.path)
+    def expand(self, counts):
+        return (counts
+                | "MergeDriftCounts" >> beam.CombineGlobally(MergeDriftCounts())
+                | "WriteDriftCounts" >> beam.Map(write_json, self.path))
 
 
 def read_drift_counts(output_dir: str) -> dict:

@@ -12,8 +12,9 @@ from apache_beam.metrics import Metrics
 
 from pipeline.auto_bins import resolved_num_bins
 from pipeline.collision_counts import COLLISIONS_TAG
-from pipeline.combinations import BatchCombinations
+from pipeline.combinations import BatchColumns, BatchCombinations
 from pipeline.config import Config
+from pipeline.drift_counts import DRIFT_TAG, BatchDriftCounts
 from pipeline.outputs import output_feature_spec, parquet_schema
 from pipeline.part_files import PartFileFormat, WritePartFiles
 from pipeline.rows import InvalidInputError, RawBatch, RowChecker
@@ -63,19 +64,24 @@ class TransformBatches(beam.DoFn):
     The graph is loaded once per worker, on the first batch: its directory is
     only complete once analysis has published it (the `ready` side input).
 
-    With `count_combinations`, each batch's distinct hashed combinations
-    (`combinations.BatchCombinations`) go to the COLLISIONS_TAG output, for
-    the collision report and drift: only this step sees raw and transformed
-    values side by side.
+    Only this step sees raw and transformed values side by side, so it also
+    counts, per batch, on one shared encoding of the columns
+    (`combinations.BatchColumns`): with `count_combinations`, each hashed
+    feature's distinct combinations (`combinations.BatchCombinations`) go to
+    the COLLISIONS_TAG output, for the collision report and drift; with
+    `count_drift`, the drift counts (`drift_counts.BatchDriftCounts`) go to
+    the DRIFT_TAG output.
     """
 
     def __init__(self, config: Config, transform_output_dir: str, *,
-                 count_combinations: bool = False) -> None:
+                 count_combinations: bool = False, count_drift: bool = False) -> None:
         self.config = config
         self.transform_output_dir = transform_output_dir
         self.count_combinations = count_combinations
+        self.count_drift = count_drift
         self.transformer = None
         self.combinations = None
+        self.drift = None
 
     def process(self, element: tuple, ready=None) -> Iterator:
         if self.transformer is None:
@@ -84,12 +90,17 @@ class TransformBatches(beam.DoFn):
             if self.count_combinations:
                 self.combinations = BatchCombinations(self.config, resolved_num_bins(
                     self.config, self.transform_output_dir))
+            if self.count_drift:
+                self.drift = BatchDriftCounts(self.config)
         position, batch = element
         transformed = self.transformer(batch)
         yield position, transformed
+        columns = BatchColumns(batch, transformed)
         if self.combinations is not None:
             yield beam.pvalue.TaggedOutput(COLLISIONS_TAG,
-                                           self.combinations(batch, transformed))
+                                           self.combinations(batch, transformed, columns))
+        if self.drift is not None:
+            yield beam.pvalue.TaggedOutput(DRIFT_TAG, self.drift(columns))
 
 
 def to_parquet_table(batch: pa.RecordBatch, schema: pa.Schema) -> pa.Table:
