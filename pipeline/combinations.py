@@ -256,10 +256,8 @@ class BatchCombinations:
         self.num_bins = dict(num_bins)
         self.salted: dict[str, dict] = {}  # salted hash: value -> bin, across batches
 
-    def __call__(self, raw: pa.RecordBatch, transformed: pa.RecordBatch,
-                 columns: BatchColumns | None = None) -> dict[str, tuple[np.ndarray, ...]]:
-        """`columns`: the batch's columns, when other counts share them."""
-        column = columns if columns is not None else BatchColumns(raw, transformed)
+    def __call__(self, column: BatchColumns) -> dict[str, tuple[np.ndarray, ...]]:
+        """`column`: the batch's raw and transformed columns (shared with other counts)."""
         summary = {}
         for feature in self.features:
             m = np.uint64(self.num_bins[feature.name])

@@ -98,7 +98,7 @@ class TransformBatches(beam.DoFn):
         columns = BatchColumns(batch, transformed)
         if self.combinations is not None:
             yield beam.pvalue.TaggedOutput(COLLISIONS_TAG,
-                                           self.combinations(batch, transformed, columns))
+                                           self.combinations(columns))
         if self.drift is not None:
             yield beam.pvalue.TaggedOutput(DRIFT_TAG, self.drift(columns))
 

@@ -30,7 +30,13 @@ from pipeline.collisions import (
     round_sizes,
     smallest_round_num_bins,
 )
-from pipeline.combinations import BatchCombinations, ListColumn, cross_fingerprints, group_keys
+from pipeline.combinations import (
+    BatchColumns,
+    BatchCombinations,
+    ListColumn,
+    cross_fingerprints,
+    group_keys,
+)
 from pipeline.config import Config, Feature, load_config, parse_config
 from pipeline.features import cross_ids
 from pipeline.schema import as_lists
@@ -223,7 +229,7 @@ def test_synthetic_cardinalities_through_the_beam_combine(exact_limit, tmp_path)
     batch_keys = BatchCombinations(config, num_bins)
     with test_pipeline.TestPipeline() as pipeline:
         written = (pipeline | beam.Create(range(0, ROWS, BATCH_ROWS))
-                   | beam.Map(lambda start: batch_keys(*[synthetic_batch(start)] * 2))
+                   | beam.Map(lambda start: batch_keys(BatchColumns(*[synthetic_batch(start)] * 2)))
                    | CountCollisions(str(tmp_path), exact_limit=exact_limit))
         assert_that(written | beam.combiners.Count.Globally(), lambda n: n == [1])
     report = read_collisions(str(tmp_path))

@@ -55,7 +55,7 @@ def test_combination_keys_are_the_graphs_fingerprints():
     import pyarrow as pa
     import tensorflow as tf
 
-    from pipeline.combinations import BatchCombinations
+    from pipeline.combinations import BatchColumns, BatchCombinations
     from pipeline.config import parse_config
 
     config = parse_config({
@@ -69,7 +69,8 @@ def test_combination_keys_are_the_graphs_fingerprints():
         [pa.array([[v.encode()] for v in a], pa.large_list(pa.large_binary())),
          pa.array([[v] for v in b], pa.large_list(pa.int64()))], ["a", "b"])
     features = {f.name: f for f in config.features}
-    grouped = BatchCombinations(config, {n: f.num_bins for n, f in features.items()})(raw, raw)
+    grouped = BatchCombinations(config, {n: f.num_bins for n, f in features.items()})(
+        BatchColumns(raw, raw))
     columns = {"a": tf.constant([[v] for v in a]), "b": tf.constant([[v] for v in b], tf.int64)}
 
     def key_bins(name):
