@@ -75,13 +75,13 @@ def frame_examples(batch: pa.RecordBatch) -> np.ndarray:
         return _header(len(start) + features_length) + start
 
     header = prefix_piece(features_lengths, framed_header)
-    framed = join_rows([header, *pieces, Piece.constant(bytes(_CRC.size))], batch.num_rows)
+    pieces = [header, *pieces, Piece.constant(bytes(_CRC.size))]
+    data = join_rows(pieces, batch.num_rows).tobytes()
     ends = np.cumsum(header.row_lengths(batch.num_rows) + features_lengths + _CRC.size)
     starts = np.concatenate([[0], ends[:-1]]) + _LENGTH.size + _CRC.size
-    data = framed.tobytes()
-    checksums = np.fromiter((google_crc32c.value(data[start:end - _CRC.size])
-                             for start, end in zip(starts.tolist(), ends.tolist())),
-                            dtype=np.uint32, count=len(ends))
+    records = map(data.__getitem__, map(slice, starts.tolist(), (ends - _CRC.size).tolist()))
+    checksums = np.fromiter(map(google_crc32c.value, records), dtype=np.uint32, count=len(ends))
+    framed = np.frombuffer(bytearray(data), dtype=np.uint8)
     trailers = (ends - _CRC.size)[:, None] + np.arange(_CRC.size)
     framed[trailers] = _mask(checksums).view(np.uint8).reshape(-1, _CRC.size)
     return framed
