@@ -248,19 +248,30 @@ class Bench:
         for kind in missing:
             for repeat in range(args.import_repeats):
                 self.run_one(kind, None, None, repeat)
-        for index, scale in enumerate(scales):
-            largest = index == len(scales) - 1 and len(scales) > 2
-            repeats = args.large_repeats if (largest and args.large_repeats) else args.repeats
-            baseline_repeats = repeats
-            if largest and any(c.startswith("baseline_") for c in args.components):
-                baseline_repeats = self._baseline_repeats(scale, scales, repeats)
-            if baseline_repeats == 0:
-                self.skipped_baseline.append(scale)
-            print(f"\nscale {scale} ({scale_rows(scale):,} rows), {repeats} repeat(s):")
-            for repeat in range(repeats):
+        # Repeat outermost: each repeat measures every scale in turn, so the scales
+        # a marginal figure is taken between run minutes apart, not half an hour
+        # (the machine's speed drifts over a long bench).
+        largest = scales[-1] if len(scales) > 2 else None
+        repeats = {scale: args.large_repeats if (scale == largest and args.large_repeats)
+                   else args.repeats for scale in scales}
+        baseline_repeats = dict(repeats)
+        for repeat in range(max(repeats.values())):
+            for scale in scales:
+                if repeat >= repeats[scale]:
+                    continue
+                if scale == largest and repeat == 0 and any(
+                        c.startswith("baseline_") for c in args.components):
+                    # projected from the smaller scales' first repeat, just measured
+                    baseline_repeats[scale] = self._baseline_repeats(scale, scales,
+                                                                     repeats[scale])
+                    if baseline_repeats[scale] == 0:
+                        self.skipped_baseline.append(scale)
+                print(f"\nrepeat {repeat + 1} of {repeats[scale]}, scale {scale} "
+                      f"({scale_rows(scale):,} rows):")
                 for config in args.configs:
                     for component in self.components_for(scale, scales, False):
-                        if component.startswith("baseline_") and repeat >= baseline_repeats:
+                        if (component.startswith("baseline_")
+                                and repeat >= baseline_repeats[scale]):
                             continue
                         if component in ANALYSIS_COMPONENTS and (
                                 config not in ANALYSIS_CONFIGS or scale != scales[-1]):
@@ -305,6 +316,12 @@ class Bench:
                     baseline += wall
                 else:
                     others += wall * repeats
+        # the smaller scales' later repeats still to come (repeats run outermost)
+        for by_component in summary.values():
+            for component, by_scale in by_component.items():
+                for smaller in scales[:-1]:
+                    if smaller in by_scale and not component.startswith("import"):
+                        others += by_scale[smaller]["wall_s"] * (self.args.repeats - 1)
         budget = self.args.budget_minutes * 60
         elapsed = time.time() - self.started
         print(f"\nprojected time for scale {scale}: {(others + baseline * repeats) / 60:.1f} "
