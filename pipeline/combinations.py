@@ -17,7 +17,8 @@ report"):
 - a hash: Fingerprint64 of the string form; `% num_bins` is
   `to_hash_bucket_fast`. A salted hash's bins come from TF's own op.
 
-Strings are fingerprinted once per distinct value of a batch. `BatchCombinations`
+Strings are fingerprinted once per distinct value of a batch, or once per
+job with a `FingerprintMemo`. `BatchCombinations`
 groups one batch into (distinct keys, their bin, their rows) per feature;
 `pipeline.collisions` merges those across the job.
 """
@@ -69,20 +70,55 @@ def dictionary_fingerprints(dictionary: list) -> np.ndarray:
                        len(dictionary))
 
 
+class FingerprintMemo:
+    """Fingerprint64 of one column's distinct strings, remembered across batches.
+
+    Most values recur batch after batch (carriers, airports, tail numbers):
+    Arrow finds them among those already hashed (in C++), and only new ones
+    become Python bytes for FarmHash. At most `limit` values are kept; a
+    column whose batches are mostly new values once it is full stops looking.
+    """
+
+    def __init__(self, limit: int = 1 << 16) -> None:
+        self.limit = limit
+        self.known: pa.Array | None = None
+        self.prints = np.zeros(0, dtype=np.uint64)
+        self.looking = True
+
+    def __call__(self, distinct: pa.Array) -> np.ndarray:
+        if not self.looking:
+            return dictionary_fingerprints(distinct.to_pylist())
+        if self.known is None or self.known.type != distinct.type:
+            self.known, self.prints = distinct.slice(0, 0), np.zeros(0, dtype=np.uint64)
+        positions = pc.index_in(distinct, value_set=self.known)
+        found = positions.is_valid().to_numpy(zero_copy_only=False)
+        result = np.empty(len(distinct), dtype=np.uint64)
+        result[found] = self.prints[positions.drop_null().to_numpy()]
+        new = distinct.filter(pa.array(~found))
+        result[~found] = dictionary_fingerprints(new.to_pylist())
+        if len(self.known) + len(new) <= self.limit:
+            self.known = pa.concat_arrays([self.known, new])
+            self.prints = np.concatenate([self.prints, result[~found]])
+        elif 2 * len(new) > len(distinct):
+            self.looking = False
+        return result
+
+
 class ListColumn:
     """A TFXIO list column as flat values, per-row lengths and starts.
 
     Fingerprints are computed once per batch however many features use the column.
     """
 
-    def __init__(self, column: pa.Array) -> None:
+    def __init__(self, column: pa.Array, memo: FingerprintMemo | None = None) -> None:
         offsets = column.offsets.to_numpy()
         self.starts = offsets[:-1] - offsets[0]
         self.lengths = np.diff(offsets)
         self.values = column.flatten()
         self.is_scalar = bool(np.all(self.lengths == 1))
         self._prints: np.ndarray | None = None
-        self._string_form: tuple[np.ndarray, list] | None = None
+        self.memo = memo
+        self._string_form: tuple[np.ndarray, pa.Array] | None = None
         self._dictionary_prints: np.ndarray | None = None
         self._codes: tuple[np.ndarray, np.ndarray] | None = None
         self._encoding: tuple[np.ndarray, pa.Array] | None = None
@@ -101,7 +137,9 @@ class ListColumn:
     def dictionary_fingerprints(self) -> np.ndarray:
         """Fingerprint64 of each distinct string form (`string_form`'s dictionary)."""
         if self._dictionary_prints is None:
-            self._dictionary_prints = dictionary_fingerprints(self.string_form[1])
+            distinct = self.string_form[1]
+            self._dictionary_prints = (self.memo(distinct) if self.memo is not None
+                                       else dictionary_fingerprints(distinct.to_pylist()))
         return self._dictionary_prints
 
     @property
@@ -132,14 +170,15 @@ class ListColumn:
         return distinct, np.bincount(indices, minlength=len(distinct)).astype(np.int64)
 
     @property
-    def string_form(self) -> tuple[np.ndarray, list]:
+    def string_form(self) -> tuple[np.ndarray, pa.Array]:
         """The dictionary encoding of `tf.strings.as_string(values)`."""
         if self._string_form is None:
             if pa.types.is_integer(self.values.type):
-                self._string_form = dictionary_encode(pc.cast(self.values, pa.large_string()))
+                encoded = pc.dictionary_encode(pc.cast(self.values, pa.large_string()))
+                self._string_form = (encoded.indices.to_numpy(zero_copy_only=False),
+                                     encoded.dictionary)
             else:
-                indices, distinct = self.encoding
-                self._string_form = (indices, distinct.to_pylist())
+                self._string_form = self.encoding
         return self._string_form
 
 
@@ -147,15 +186,18 @@ class BatchColumns:
     """The `ListColumn`s of one batch, raw columns first, built once however many
     counts read them (README "Collision report", "Drift against the frozen analysis")."""
 
-    def __init__(self, raw: pa.RecordBatch, transformed: pa.RecordBatch) -> None:
+    def __init__(self, raw: pa.RecordBatch, transformed: pa.RecordBatch,
+                 memos: dict[str, FingerprintMemo] | None = None) -> None:
         self.raw = raw
         self.transformed = transformed
         self.columns: dict[str, ListColumn] = {}
+        self.memos = memos  # by column name, kept by the caller across batches
 
     def __getitem__(self, name: str) -> ListColumn:
         if name not in self.columns:
             source = self.raw if name in self.raw.schema.names else self.transformed
-            self.columns[name] = ListColumn(source.column(name))
+            memo = None if self.memos is None else self.memos.setdefault(name, FingerprintMemo())
+            self.columns[name] = ListColumn(source.column(name), memo)
         return self.columns[name]
 
 
@@ -276,7 +318,8 @@ class BatchCombinations:
             indices, dictionary = source.string_form
             keys = source.dictionary_fingerprints
             rows = np.bincount(indices, minlength=len(dictionary)).astype(np.int64)
-            bins = keys % m if feature.salt is None else self._salted_bins(feature, dictionary)
+            bins = (keys % m if feature.salt is None
+                    else self._salted_bins(feature, dictionary.to_pylist()))
             present = rows > 0
             summary[feature.name] = (keys[present], bins[present], rows[present], int(m))
         return summary

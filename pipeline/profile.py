@@ -99,7 +99,8 @@ def batch_values(batch: pa.RecordBatch, columns: list[str]) -> dict[str, tuple]:
     summary = {}
     for name in columns:
         column = ListColumn(batch.column(name))
-        indices, dictionary = column.string_form
+        indices, distinct = column.string_form
+        dictionary = distinct.to_pylist()
         counts = np.bincount(indices, minlength=len(dictionary)).astype(np.int64)
         names = [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
                  for v in dictionary]

@@ -92,10 +92,11 @@ class TransformBatches(beam.DoFn):
                     self.config, self.transform_output_dir))
             if self.count_drift:
                 self.drift = BatchDriftCounts(self.config)
+            self.fingerprint_memos = {}  # this worker's, across its batches
         position, batch = element
         transformed = self.transformer(batch)
         yield position, transformed
-        columns = BatchColumns(batch, transformed)
+        columns = BatchColumns(batch, transformed, self.fingerprint_memos)
         if self.combinations is not None:
             yield beam.pvalue.TaggedOutput(COLLISIONS_TAG,
                                            self.combinations(columns))

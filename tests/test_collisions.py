@@ -33,6 +33,7 @@ from pipeline.collisions import (
 from pipeline.combinations import (
     BatchColumns,
     BatchCombinations,
+    FingerprintMemo,
     ListColumn,
     cross_fingerprints,
     group_keys,
@@ -172,6 +173,37 @@ def test_cross_fingerprints_modulo_num_bins_are_tfs_ids(num_bins, hash_key):
                                  ListColumn(_list_column(code, pa.int64()))], applied)
     assert len(ids) == sum(len(t) for t in tags)
     np.testing.assert_array_equal((prints % np.uint64(num_bins)).astype(np.int64), ids)
+
+
+@pytest.mark.parametrize("limit", [4, 1 << 16], ids=["full-so-stops", "room"])
+def test_fingerprint_memo_across_batches_gives_tfs_hashes(limit):
+    """Remembered, new and (once full) unremembered values all hash as TF does,
+    for strings and for the string form of ints."""
+    num_bins = 2**62 + 7
+    rng = np.random.default_rng(3)
+    words = [f"w{i}" for i in range(6)] + ["", "東京", "😀"]
+    memos = {"s": FingerprintMemo(limit), "n": FingerprintMemo(limit)}
+    seen: set[str] = set()
+    for batch in range(6):
+        fresh = [f"new{batch}-{i}" for i in range(10)] if batch >= 3 else []
+        strings = [[str(v)] for v in rng.choice(words + fresh, 40)]
+        seen.update(c[0] for c in strings)
+        ints = [[int(v)] for v in rng.choice([-2**63, -1, 0, 7, 2**63 - 1, batch * 100], 40)]
+        raw = pa.RecordBatch.from_pydict({"s": _list_column(strings, pa.large_string()),
+                                          "n": _list_column(ints, pa.int64())})
+        columns = BatchColumns(raw, raw, memos)
+        for name, cells in (("s", strings), ("n", ints)):
+            column = columns[name]
+            indices, _ = column.string_form
+            bins = (column.dictionary_fingerprints[indices] % np.uint64(num_bins)).astype(np.int64)
+            expected = tf.strings.to_hash_bucket_fast(
+                tf.strings.as_string([c[0] for c in cells]) if name == "n"
+                else [c[0] for c in cells], num_bins).numpy()
+            np.testing.assert_array_equal(bins, expected, err_msg=f"{name} batch {batch}")
+        assert len(memos["s"].known) <= limit
+    # the first batch's 9 distinct strings are all new and overflow 4: it stops looking
+    assert memos["s"].looking == (limit > 4)
+    assert limit == 4 or sorted(memos["s"].known.to_pylist()) == sorted(seen)
 
 
 # --- above the exact limit -------------------------------------------------
