@@ -183,3 +183,20 @@ def derive(summary: dict, scales: list[str], mid: str, memory: str | None = None
                                  "cpu_met": _meets(cpu, op, bound)}
         derived[config] = d
     return derived
+
+
+def add_repeat_spread(derived: dict, runs: list[dict], scales: list[str], mid: str,
+                      memory: str | None) -> None:
+    """Each target's figure from each repeat's runs alone, as `per_repeat`.
+
+    The printed figures come from medians over the repeats; their spread over
+    the repeats shows how far this machine's run-to-run noise moves them.
+    """
+    for repeat in sorted({r["repeat"] for r in runs if r["scale"]}):
+        own = [r for r in runs if r["repeat"] == repeat or not r["scale"]]
+        for config, figures in derive(summarize(own), scales, mid, memory).items():
+            if config not in derived or not isinstance(figures, dict):
+                continue
+            for key, target in figures.get("targets", {}).items():
+                derived[config]["targets"][key].setdefault("per_repeat", []).append(
+                    target["value"])

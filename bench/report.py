@@ -101,5 +101,8 @@ def print_tables(summary: dict, derived: dict, scales: list[str],
         for key, t in d["targets"].items():
             cpu = (f"   CPU {_fmt(t['cpu_value'], '{:.2f}'):>5} {verdict[t['cpu_met']]}"
                    if t.get("cpu_value") is not None else "")
+            spread = [v for v in t.get("per_repeat", []) if v is not None]
+            spread = ("   per repeat " + " ".join(f"{v:.2f}" for v in spread)
+                      if len(spread) > 1 else "")
             print(f"    {key:<30} {_fmt(t['value'], '{:.2f}'):>8}  target {t['target']:<7} "
-                  f"{verdict[t['met']]:<8}{cpu}")
+                  f"{verdict[t['met']]:<8}{cpu}{spread}")

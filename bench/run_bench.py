@@ -59,7 +59,7 @@ import statistics
 import sys
 import time
 
-from analyse import derive, extrapolate, summarize
+from analyse import add_repeat_spread, derive, extrapolate, summarize
 from measure import Bench
 from report import print_tables
 from scales import (
@@ -188,6 +188,7 @@ def main(argv=None) -> int:
     extrapolate(summary, scales, bench.skipped_baseline)
     mid = Bench.mid_scale(scales)
     derived = derive(summary, scales, mid, args.memory_scale)
+    add_repeat_spread(derived, bench.runs, scales, mid, args.memory_scale)
     print_tables(summary, derived, scales, args.memory_scale)
     other = [r["other_load_cores"] for r in bench.runs]
     failures = [r for r in bench.runs if r["returncode"] != 0 or r.get("error")]
