@@ -101,7 +101,7 @@ def parse_args(argv=None):
                         help="run the tf.Transform baseline at the largest scale; auto: "
                              "--repeats times if the projected total fits --budget-minutes, "
                              "else once if that fits, else not (extrapolated)")
-    parser.add_argument("--budget-minutes", type=float, default=40.0)
+    parser.add_argument("--budget-minutes", type=float, default=55.0)
     parser.add_argument("--memory-scale", default=None,
                         help="scale of the memory point (default 100x; --quick: none; "
                              "'none' skips it)")
