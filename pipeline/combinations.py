@@ -50,19 +50,11 @@ def fingerprint_cat64(first: np.ndarray, second: np.ndarray) -> np.ndarray:
         return result ^ (result >> _SHIFT)
 
 
-def value_fingerprints(values: pa.Array) -> np.ndarray:
-    """Per element: FarmHash Fingerprint64 of a string, the raw 64 bits of an int."""
-    if pa.types.is_integer(values.type):
-        return values.to_numpy(zero_copy_only=False).astype(np.int64).view(np.uint64)
-    indices, dictionary = dictionary_encode(values)
-    return dictionary_fingerprints(dictionary)[indices]
-
-
-def dictionary_encode(values: pa.Array) -> tuple[np.ndarray, list]:
-    """(index of each element in the distinct values, the distinct values)."""
+def dictionary_encode(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """(each element's index among the distinct values, those values, in order of
+    first appearance)."""
     encoded = pc.dictionary_encode(values)
-    return (encoded.indices.to_numpy(zero_copy_only=False),
-            encoded.dictionary.to_pylist())
+    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary
 
 
 def dictionary_fingerprints(dictionary: list) -> np.ndarray:
@@ -128,7 +120,8 @@ class ListColumn:
         """What a cross hashes: Fingerprint64 of strings, the 64 bits of ints."""
         if self._prints is None:
             if pa.types.is_integer(self.values.type):
-                self._prints = value_fingerprints(self.values)
+                self._prints = (self.values.to_numpy(zero_copy_only=False)
+                                .astype(np.int64).view(np.uint64))
             else:
                 self._prints = self.dictionary_fingerprints[self.string_form[0]]
         return self._prints
@@ -159,9 +152,7 @@ class ListColumn:
         """(each value's index among the batch's distinct values, those values), the
         values in order of first appearance."""
         if self._encoding is None:
-            encoded = pc.dictionary_encode(self.values)
-            self._encoding = (encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64),
-                              encoded.dictionary)
+            self._encoding = dictionary_encode(self.values)
         return self._encoding
 
     def value_counts(self) -> tuple[pa.Array, np.ndarray]:
@@ -174,9 +165,7 @@ class ListColumn:
         """The dictionary encoding of `tf.strings.as_string(values)`."""
         if self._string_form is None:
             if pa.types.is_integer(self.values.type):
-                encoded = pc.dictionary_encode(pc.cast(self.values, pa.large_string()))
-                self._string_form = (encoded.indices.to_numpy(zero_copy_only=False),
-                                     encoded.dictionary)
+                self._string_form = dictionary_encode(pc.cast(self.values, pa.large_string()))
             else:
                 self._string_form = self.encoding
         return self._string_form
