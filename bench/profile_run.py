@@ -7,7 +7,7 @@
 Uses py-spy (`pip install py-spy`, or --py-spy PATH; it samples the whole
 process, native-only threads included, at --rate Hz with little overhead).
 Without py-spy it falls back to cProfile of an in-process
-`pipeline.cli.main([...])` run, which only sees the main thread and inflates
+`pipeline.cli.main.main([...])` run, which only sees the main thread and inflates
 Python-heavy code. The raw collapsed stacks are kept (--keep DIR) for a
 flame graph.
 """
@@ -42,8 +42,8 @@ CATEGORIES = [
     ("combinations (fingerprints): collisions and drift",
      ["BatchCombinations.__call__ (", "combinations.py"]),
     ("collision counts and report/", ["collision_counts.py", "collisions.py",
-                                     "pipeline/report.py"]),
-    ("feature stats", ["pipeline/stats.py"]),
+                                     "pipeline/diagnostics/report.py"]),
+    ("feature stats", ["pipeline/diagnostics/stats.py"]),
     ("parity sample", ["ParitySample.check ("]),
     ("read Parquet", ["ReadParquetBatches.process (", "ReadTFRecordBatches.process ("]),
     ("check rows", ["CheckRows.process ("]),
@@ -143,7 +143,7 @@ def main() -> int:
                 print(summarize(raw, args.rate), flush=True)
             else:
                 stats = os.path.join(args.keep or work, f"profile_{fmt}.pstats")
-                code = ("import cProfile, sys; from pipeline.cli import main; "
+                code = ("import cProfile, sys; from pipeline.cli.main import main; "
                         f"cProfile.run('main({run!r})', {stats!r})")
                 subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True)
                 import pstats

@@ -39,7 +39,7 @@ import sys
 import time
 
 _STARTED = time.perf_counter()
-BATCH_ROWS = 16_384  # pipeline.sources.DEFAULT_BATCH_ROWS
+BATCH_ROWS = 16_384  # pipeline.io.sources.DEFAULT_BATCH_ROWS
 
 
 def _quiet() -> None:
@@ -97,7 +97,7 @@ def _minimal_normalize(batch, config):
     import numpy as np
     import pyarrow as pa
 
-    from pipeline.schema import column_value_type, raw_arrow_schema
+    from pipeline.transform.raw_specs import column_value_type, raw_arrow_schema
     rows = batch.num_rows
     offsets = pa.array(np.arange(rows + 1, dtype=np.int64))
     arrays = []
@@ -175,7 +175,7 @@ def floor(args) -> dict:
     from tfx_bsl.public import tfxio
 
     from pipeline.config import load_config
-    from pipeline.schema import tensor_adapter_config
+    from pipeline.transform.raw_specs import tensor_adapter_config
     config = load_config(args.config)
     clock.tick("import")
 
@@ -242,9 +242,9 @@ def baseline(args) -> dict:
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from pipeline.config import load_config
-    from pipeline.features import make_preprocessing_fn
-    from pipeline.rows import RawBatch, RowChecker
-    from pipeline.schema import tensor_adapter_config
+    from pipeline.io.rows import RawBatch, RowChecker
+    from pipeline.transform.features import make_preprocessing_fn
+    from pipeline.transform.raw_specs import tensor_adapter_config
     config = load_config(args.config)
     imported = time.perf_counter() - mark
 
@@ -294,7 +294,7 @@ def baseline(args) -> dict:
                      prefix, file_name_suffix=".tfrecord.gz",
                      compression_type=beam.io.filesystem.CompressionTypes.GZIP))
         else:
-            from pipeline.outputs import list_layout_schema, output_feature_spec
+            from pipeline.transform.output_specs import list_layout_schema, output_feature_spec
             spec = output_feature_spec(config)
             schema = list_layout_schema({name: spec[name] for name in sorted(spec)})
             _ = (transformed
@@ -318,11 +318,11 @@ def analyze(args) -> dict:
     import tensorflow_transform.beam as tft_beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from pipeline.builder import AnalyzeAndWriteTransformFn
     from pipeline.config import load_config
-    from pipeline.features import make_preprocessing_fn
-    from pipeline.rows import RawBatch, RowChecker
-    from pipeline.schema import tensor_adapter_config
+    from pipeline.io.rows import RawBatch, RowChecker
+    from pipeline.job.builder import AnalyzeAndWriteTransformFn
+    from pipeline.transform.features import make_preprocessing_fn
+    from pipeline.transform.raw_specs import tensor_adapter_config
     config = load_config(args.config)
     config = config.with_overrides(input_pattern=args.input)
     imported = time.perf_counter() - mark

@@ -69,7 +69,7 @@ def split_by_month(source: pathlib.Path, work: pathlib.Path, *, rows: int | None
 def featurize(config: pathlib.Path, splits: dict, out: pathlib.Path,
               beam_args: list[str]) -> float:
     """featurecross on train (analysis) then eval (transform-only); seconds taken."""
-    from pipeline.cli import main
+    from pipeline.cli.main import main
     started = time.monotonic()
     for name, extra in (("train", []), ("eval", ["--transform-fn", str(out / "train")])):
         code = main(["run", "--config", str(config), "--input", str(splits[name][0]),
@@ -211,7 +211,7 @@ def run(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--seed", type=int, default=13)
     args, beam_args = parser.parse_known_args(argv)
 
-    from pipeline.cli import quiet_libraries
+    from pipeline.cli.main import quiet_libraries
     quiet_libraries()
     args.work.mkdir(parents=True, exist_ok=True)
     splits = split_by_month(args.input, args.work, rows=args.rows, seed=args.seed)

@@ -1,3 +1,3 @@
-from pipeline.cli import run_and_exit
+from pipeline.cli.main import run_and_exit
 
 run_and_exit()

@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from pipeline.cli import quiet_libraries
+from pipeline.cli.main import quiet_libraries
 
 quiet_libraries()  # before the imports below bring TensorFlow in (and its start-up lines)
 

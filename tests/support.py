@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 import tensorflow as tf
 
 from pipeline.config import Column, Config, Feature, parse_config
-from pipeline.outputs import output_feature_spec
+from pipeline.transform.output_specs import output_feature_spec
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 SAMPLE_PARQUET = REPO / "data" / "sample" / "flights.parquet"
@@ -54,7 +54,7 @@ NO_PARITY_SAMPLE = ("--verify-rows", "0")
 
 def run_cli(*args: Any) -> int:
     """`featurecross ARGS...` in this process; returns the exit code."""
-    from pipeline.cli import main
+    from pipeline.cli.main import main
     return main([str(a) for a in args])
 
 

@@ -18,8 +18,8 @@ import pyarrow.parquet as pq
 import pytest
 import tensorflow as tf
 
-from pipeline.collisions import round_sizes
 from pipeline.config import ConfigError, parse_config
+from pipeline.diagnostics.collisions import round_sizes
 from tests.farmhash_reference import cross_hash
 from tests.support import SAMPLE_PARQUET, run_cli
 

@@ -23,14 +23,19 @@ import yaml
 from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that
 
-from pipeline.collision_counts import CountCollisions, read_collisions, read_combinations
-from pipeline.collisions import (
+from pipeline.config import Config, Feature, load_config, parse_config
+from pipeline.diagnostics.collision_counts import (
+    CountCollisions,
+    read_collisions,
+    read_combinations,
+)
+from pipeline.diagnostics.collisions import (
     KeyCounts,
     expected_collision_rate,
     round_sizes,
     smallest_round_num_bins,
 )
-from pipeline.combinations import (
+from pipeline.diagnostics.fingerprints import (
     BatchColumns,
     BatchCombinations,
     FingerprintMemo,
@@ -38,9 +43,8 @@ from pipeline.combinations import (
     cross_fingerprints,
     group_keys,
 )
-from pipeline.config import Config, Feature, load_config, parse_config
-from pipeline.features import cross_ids
-from pipeline.schema import as_lists
+from pipeline.transform.features import cross_ids
+from pipeline.transform.raw_specs import as_lists
 from tests.support import (
     SAMPLE_PARQUET,
     batch_rows,

@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 import tf_keras
 
-from pipeline.features import compute_feature
+from pipeline.transform.features import compute_feature
 from tests.farmhash_reference import cross_row
 from tests.support import (
     assert_sparse_equal,

@@ -9,8 +9,8 @@ import tarfile
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline.builder import build_pipeline
 from pipeline.config import load_config
+from pipeline.job.builder import build_pipeline
 from tests.support import FLIGHTS_CONFIG, REPO, run_cli
 
 DATAFLOW_ARGS = [
@@ -92,13 +92,13 @@ def replaced(args: list[str], flag: str, value: str) -> list[str]:
         "local-output", "local-transform-fn", "first-try", "short-runner-name"])
 def test_dataflow_misconfigurations_fail_before_anything_is_built(args, expected, tmp_path,
                                                                   monkeypatch, capsys):
-    import pipeline.runner
+    import pipeline.job.run
     monkeypatch.chdir(REPO)  # the config's relative input pattern, as a user would run it
 
     def must_not_run(*_args, **_kwargs):
         raise AssertionError("the job was started")
 
-    monkeypatch.setattr(pipeline.runner, "run_job", must_not_run)
+    monkeypatch.setattr(pipeline.job.run, "run_job", must_not_run)
     assert run_cli("run", "--config", "configs/flights.yaml", *args) == 2
     error = capsys.readouterr().err
     lines = error.splitlines()
@@ -110,7 +110,7 @@ def test_dataflow_misconfigurations_fail_before_anything_is_built(args, expected
 
 def test_the_dataflow_check_needs_neither_tensorflow_nor_the_network(tmp_path):
     """The error comes before TF is even imported, so it is immediate."""
-    script = ("import sys\nfrom pipeline.cli import main\n"
+    script = ("import sys\nfrom pipeline.cli.main import main\n"
               "code = main(sys.argv[1:])\n"
               "assert 'tensorflow' not in sys.modules, 'TF was imported'\n"
               "sys.exit(code)\n")

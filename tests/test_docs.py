@@ -20,7 +20,7 @@ import re
 
 import pytest
 
-from pipeline import cli
+from pipeline.cli import main as cli
 from tests.support import REPO, run_cli
 
 README = (REPO / "README.md").read_text(encoding="utf-8")

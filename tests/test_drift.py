@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.drift import PSI_SMOOTHING
+from pipeline.diagnostics.drift import PSI_SMOOTHING
 from tests.support import FLIGHTS_CONFIG, SAMPLE_PARQUET, run_cli
 
 DROPPED_CARRIER = "WN"

@@ -14,9 +14,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from pipeline import drift_counts
-from pipeline.combinations import ListColumn
-from pipeline.drift_counts import MergeDriftCounts, as_json, merge_counts
+from pipeline.diagnostics import drift_counts
+from pipeline.diagnostics.drift_counts import MergeDriftCounts, as_json, merge_counts
+from pipeline.diagnostics.fingerprints import ListColumn
 
 
 def _counter_reference(batches: list[list], limit: int) -> tuple[dict, bool]:
@@ -85,8 +85,8 @@ def test_every_combine_of_the_job_reads_a_fused_step_not_a_flatten(tmp_path):
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from pipeline.builder import build_pipeline
     from pipeline.config import load_config
+    from pipeline.job.builder import build_pipeline
 
     config = load_config(str(pathlib.Path(__file__).parents[1] / "configs" / "flights.yaml"))
     pipeline = build_pipeline(config, PipelineOptions([]), output_dir=str(tmp_path),

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pipeline.config import DriftThresholds
-from pipeline.drift import compare_feature, psi, psi_noise_level, share_shift, unseen
+from pipeline.diagnostics.drift import compare_feature, psi, psi_noise_level, share_shift, unseen
 
 
 @pytest.mark.parametrize("categories,rows", [(10, 2_000), (10, 50_000), (200, 20_000)])
@@ -55,8 +55,8 @@ def test_combination_keys_are_the_graphs_fingerprints():
     import pyarrow as pa
     import tensorflow as tf
 
-    from pipeline.combinations import BatchColumns, BatchCombinations
     from pipeline.config import parse_config
+    from pipeline.diagnostics.fingerprints import BatchColumns, BatchCombinations
 
     config = parse_config({
         "input": {"format": "parquet"},

@@ -15,8 +15,8 @@ import tensorflow as tf
 from google.protobuf.internal.encoder import _VarintBytes
 from tfx_bsl.coders import example_coder
 
-from pipeline.example_encoder import serialize_examples, varints
-from pipeline.tfrecord_sink import frame_examples
+from pipeline.io.example_encoder import serialize_examples, varints
+from pipeline.io.tfrecord_writer import frame_examples
 
 INT64 = np.iinfo(np.int64)
 

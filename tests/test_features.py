@@ -20,8 +20,8 @@ import tf_keras
 from sklearn.preprocessing import PolynomialFeatures
 
 from pipeline.config import parse_config
-from pipeline.features import compute_feature, encode, make_preprocessing_fn
-from pipeline.schema import raw_feature_spec
+from pipeline.transform.features import compute_feature, encode, make_preprocessing_fn
+from pipeline.transform.raw_specs import raw_feature_spec
 from tests.support import (
     EDGE_INTS,
     EDGE_STRINGS,
@@ -404,8 +404,9 @@ def test_quantile_buckets_follow_tft_boundaries(tmp_path):
 
 def test_every_kind_dispatch_raises_on_an_unknown_kind():
     """A kind added to the config without teaching these about it must fail loudly."""
-    from pipeline import cli, outputs
+    from pipeline.cli import main as cli
     from pipeline.config import UnknownKindError
+    from pipeline.transform import output_specs as outputs
     for kind_of in ({"product": ["x", "y"]}, {"polynomial": ["x", "y"]}):
         unknown = dataclasses.replace(make_feature(kind_of), kind="embedding")
         with pytest.raises(UnknownKindError, match="'embedding'"):

@@ -17,8 +17,8 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from pipeline.config import load_config
-from pipeline.publish import SUCCESS
-from pipeline.schema import raw_feature_spec
+from pipeline.io.publish import SUCCESS
+from pipeline.transform.raw_specs import raw_feature_spec
 from tests.support import (
     FLIGHTS_CONFIG,
     NO_PARITY_SAMPLE,

@@ -18,8 +18,8 @@ import sys
 
 import pytest
 
-from pipeline.cli import _parser
-from pipeline.publish import SUCCESS
+from pipeline.cli.main import _parser
+from pipeline.io.publish import SUCCESS
 from tests.support import REPO, SAMPLE_TFRECORD, tfrecord_content
 
 METADATA = json.loads((REPO / "configs" / "flex_template_metadata.json").read_text())
@@ -47,7 +47,7 @@ def test_the_image_is_the_beam_sdk_image_of_the_pinned_beam_for_python_3_11():
 
 def test_the_launcher_runs_a_file_of_the_installed_package():
     py_file = dockerfile_env("FLEX_TEMPLATE_PYTHON_PY_FILE")
-    assert py_file == "/opt/featurecross/pipeline/flex_template.py"
+    assert py_file == "/opt/featurecross/pipeline/cli/flex_template.py"
     assert (REPO / "pipeline" / "flex_template.py").is_file()
     assert re.search(r"^WORKDIR /opt/featurecross$", DOCKERFILE, re.MULTILINE)
     assert re.search(r"^COPY pipeline \./pipeline$", DOCKERFILE, re.MULTILINE)

@@ -26,7 +26,7 @@ import tensorflow as tf
 from sklearn.preprocessing import PolynomialFeatures
 
 from pipeline.config import Config, Feature, load_config
-from pipeline.outputs import output_feature_spec
+from pipeline.transform.output_specs import output_feature_spec
 from tests.farmhash_reference import DEFAULT_HASH_KEY, cross_row, hash_bucket
 from tests.support import (
     SAMPLE_PARQUET,

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 import tensorflow as tf
 
-import pipeline.runner
+import pipeline.job.run
 from tests.support import FLIGHTS_CONFIG, SAMPLE_PARQUET, run_cli
 
 TAMPER_EVERY = 7
@@ -53,13 +53,13 @@ def _tamper(serving_dir: str) -> None:
 
 
 def test_the_parity_sample_catches_a_tampered_serving_graph(tmp_path, monkeypatch, capsys):
-    export = pipeline.runner.export_serving_model
+    export = pipeline.job.run.export_serving_model
 
     def export_then_tamper(config, transform_dir, serving_dir):
         export(config, transform_dir, serving_dir)
         _tamper(serving_dir)
 
-    monkeypatch.setattr(pipeline.runner, "export_serving_model", export_then_tamper)
+    monkeypatch.setattr(pipeline.job.run, "export_serving_model", export_then_tamper)
     data = tmp_path / "flights.parquet"
     pq.write_table(pq.read_table(SAMPLE_PARQUET).slice(0, 3000), data)
     out = tmp_path / "out"

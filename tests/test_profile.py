@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.collisions import round_sizes
+from pipeline.diagnostics.collisions import round_sizes
 from tests.farmhash_reference import cross_hash, fingerprint64
 from tests.support import FLIGHTS_CONFIG, SAMPLE_PARQUET, run_cli
 

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.publish import SUCCESS, Publication, PublishError, is_complete
+from pipeline.io.publish import SUCCESS, Publication, PublishError, is_complete
 from tests.support import FLIGHTS_CONFIG, SAMPLE_PARQUET, run_cli
 
 

@@ -14,8 +14,8 @@ import pyarrow as pa
 import pytest
 
 from pipeline.config import parse_config
-from pipeline.rows import InvalidRow, RawBatch, RowChecker
-from pipeline.schema import raw_arrow_schema
+from pipeline.io.rows import InvalidRow, RawBatch, RowChecker
+from pipeline.transform.raw_specs import raw_arrow_schema
 
 CONFIG = parse_config({
     "input": {"format": "parquet"},

@@ -5,7 +5,7 @@ transform_fn/, config, data or project code), loaded with
 `tf.saved_model.load` by another interpreter that cannot import `pipeline`
 (tests/support.py's serving process), and fed raw tf.Examples. Its outputs
 must equal the batch output rows, its signature must match the contract in
-`pipeline/serving.py`, and an absent optional column must act as its default.
+`pipeline/serving/export.py`, and an absent optional column must act as its default.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 import tensorflow as tf
 
 from pipeline.config import load_config
-from pipeline.outputs import output_feature_spec
+from pipeline.transform.output_specs import output_feature_spec
 from tests.support import batch_rows, examples, row_differences, serve_alone, tensors_to_rows
 
 ROWS = 60  # data rows served; the default-value requests follow them
@@ -61,7 +61,7 @@ def test_serving_alone_reproduces_the_batch_output(served):
 
 
 def expected_signature(spec: dict) -> dict:
-    """The contract in pipeline/serving.py's docstring, from the output spec."""
+    """The contract in pipeline/serving/export.py's docstring, from the output spec."""
     outputs = {}
     for name, feature_spec in spec.items():
         if isinstance(feature_spec, tf.io.FixedLenFeature):

@@ -14,9 +14,9 @@ import pytest
 import tensorflow as tf
 
 from pipeline.config import parse_config
-from pipeline.rows import UnreadableFileError
-from pipeline.schema import raw_schema_proto
-from pipeline.sources import PlanParquetReads, TFRecordReader, read_parquet, tfrecord_compression
+from pipeline.io.rows import UnreadableFileError
+from pipeline.io.sources import PlanParquetReads, TFRecordReader, read_parquet, tfrecord_compression
+from pipeline.transform.raw_specs import raw_schema_proto
 from tests.support import to_example
 
 CONFIG = parse_config({

@@ -19,11 +19,10 @@ from apache_beam.testing.test_pipeline import TestPipeline as BeamPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.config import load_config, parse_config
-from pipeline.outputs import output_feature_spec, parquet_schema
-from pipeline.rows import InvalidInputError, Position, RawBatch, RowChecker
-from pipeline.sources import ReadRawBatches, read_parquet
-from pipeline.stats import STATS_FILE, WriteFeatureStats, batch_stats
-from pipeline.steps import (
+from pipeline.diagnostics.stats import STATS_FILE, WriteFeatureStats, batch_stats
+from pipeline.io.rows import InvalidInputError, Position, RawBatch, RowChecker
+from pipeline.io.sources import ReadRawBatches, read_parquet
+from pipeline.job.steps import (
     COUNTER_NAMESPACE,
     INVALID_TAG,
     CheckRows,
@@ -32,6 +31,7 @@ from pipeline.steps import (
     WriteTransformed,
     to_parquet_table,
 )
+from pipeline.transform.output_specs import output_feature_spec, parquet_schema
 from tests.support import FLIGHTS_CONFIG, SAMPLE_PARQUET
 
 CONFIG = parse_config({

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from pipeline.config import load_config
-from pipeline.suggest import suggest_crosses
+from pipeline.explore.suggest import suggest_crosses
 from tests.support import run_cli
 
 ROWS = 16_000

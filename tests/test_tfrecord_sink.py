@@ -11,9 +11,9 @@ import pytest
 import tensorflow as tf
 from tfx_bsl.coders import example_coder
 
-from pipeline.part_files import PartFileFormat, WritePartFiles
-from pipeline.rows import Position
-from pipeline.tfrecord_sink import frame_records
+from pipeline.io.part_files import PartFileFormat, WritePartFiles
+from pipeline.io.rows import Position
+from pipeline.io.tfrecord_writer import frame_records
 
 RECORDS = [b"", b"a", "東京".encode(), bytes(range(256)) * 40, b"same length", b"same-length"]
 

@@ -27,7 +27,7 @@ import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
 from pipeline.config import load_config
-from pipeline.verify import serve_in_fresh_process
+from pipeline.serving.verify import serve_in_fresh_process
 from tests.support import NO_PARITY_SAMPLE, batch_rows, examples, run_cli, tensors_to_rows
 
 ORIGINS = ["JFK", "LGA", "EWR", "東京", "a b", "x"]
@@ -227,7 +227,7 @@ def test_serving_alone_equals_batch(runs, tmp_path):
     assert assets == sorted(f"vocabulary_{name}" for name, *_ in CROSSES)
     rows = runs["first"][:80]
     served = serve_in_fresh_process(str(copy / "serving"), examples(rows, config))
-    from pipeline.outputs import output_feature_spec
+    from pipeline.transform.output_specs import output_feature_spec
     served_rows = tensors_to_rows(served, output_feature_spec(config), len(rows))
     batch = batch_rows(root / "out", config)
     for name, *_ in CROSSES:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.publish import SUCCESS
+from pipeline.io.publish import SUCCESS
 from tests.support import (
     NO_PARITY_SAMPLE,
     SAMPLE_TFRECORD,

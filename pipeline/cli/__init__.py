@@ -1,0 +1,1 @@
+"""The `featurecross` command line: parse, dispatch, map errors to exit codes."""

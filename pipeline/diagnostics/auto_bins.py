@@ -1,0 +1,156 @@
+"""`num_bins: auto`: the analysis pass picks a cross's bin count from its data.
+
+Inside tf.Transform's analysis, `ResolveNumBins` (a `ptransform_analyzer`)
+gathers the cross's distinct 64-bit fingerprints and returns the smallest
+round size whose exact collision rate on them is at most
+`max_collision_rate`; tf.Transform freezes it into `transform_fn/` as a
+constant. How it was chosen is recorded next to the graph, in
+`transform_fn/assets.extra/num_bins.json`, which transform-only runs carry
+along with the graph (README "num_bins: auto").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import apache_beam as beam
+import numpy as np
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from pipeline.config import Config, Feature
+from pipeline.diagnostics.collisions import (
+    EXACT_LIMIT,
+    KeyCounts,
+    colliding_keys,
+    expected_collision_rate,
+    smallest_round_num_bins,
+    smallest_round_num_bins_expected,
+)
+from pipeline.diagnostics.fingerprints import hashed_features
+
+RECORD_DIR = "auto_num_bins"              # in the output dir, while the pipeline runs
+RECORD_FILE = os.path.join("transform_fn", "assets.extra", "num_bins.json")
+
+
+class DistinctFingerprints(beam.CombineFn):
+    """Fingerprint batches in; their distinct set (exact up to the limit) out."""
+
+    def __init__(self, exact_limit: int) -> None:
+        self.exact_limit = exact_limit
+
+    def create_accumulator(self) -> KeyCounts:
+        return KeyCounts(2, exact_limit=self.exact_limit)
+
+    def add_input(self, accumulator: KeyCounts, prints: np.ndarray) -> KeyCounts:
+        keys = np.unique(np.asarray(prints).view(np.uint64))
+        accumulator.add(keys, np.zeros(len(keys), np.uint64), np.ones(len(keys), np.int64))
+        return accumulator
+
+    def merge_accumulators(self, accumulators) -> KeyCounts:
+        accumulators = iter(accumulators)
+        merged = next(accumulators)
+        for accumulator in accumulators:
+            merged.merge(accumulator)
+        return merged
+
+    def extract_output(self, accumulator: KeyCounts) -> KeyCounts:
+        accumulator.compact()
+        return accumulator
+
+
+def choose_num_bins(counts: KeyCounts, max_collision_rate: float) -> dict:
+    """The smallest round num_bins meeting the target, and the figures behind it."""
+    if counts.exact:
+        keys = counts.keys
+        num_bins = smallest_round_num_bins(keys, max_collision_rate)
+        distinct = len(keys)
+        rate = colliding_keys(keys, num_bins) / distinct if distinct else 0.0
+        method = "exact"
+    else:
+        distinct = counts.sketch.get_estimate()
+        num_bins = smallest_round_num_bins_expected(distinct, max_collision_rate)
+        rate = expected_collision_rate(distinct, num_bins)
+        method = "sketch (Apache DataSketches CPC; random-hash model)"
+    return {"num_bins": int(num_bins), "max_collision_rate": max_collision_rate,
+            "distinct": round(distinct), "collision_rate": rate, "method": method}
+
+
+class ResolveNumBins(beam.PTransform):
+    """tf.Transform analyzer: fingerprint batches in, one int64 num_bins out."""
+
+    def __init__(self, feature: Feature, record_dir: str, *,
+                 exact_limit: int = EXACT_LIMIT) -> None:
+        super().__init__()
+        self.max_collision_rate = feature.max_collision_rate
+        self.record_path = os.path.join(record_dir, f"{feature.name}.json")
+        self.exact_limit = exact_limit
+
+    def expand(self, batches):
+        return (batches
+                | "TakeFingerprints" >> beam.Map(lambda batch: batch[0])
+                | "DistinctFingerprints" >> beam.CombineGlobally(
+                    DistinctFingerprints(self.exact_limit))
+                | "ChooseAndRecord" >> beam.Map(self._choose_and_record))
+
+    def _choose_and_record(self, counts: KeyCounts) -> np.ndarray:
+        choice = choose_num_bins(counts, self.max_collision_rate)
+        tf.io.gfile.makedirs(os.path.dirname(self.record_path))
+        with tf.io.gfile.GFile(self.record_path, "w") as handle:
+            json.dump(choice, handle)
+        return np.array(choice["num_bins"], dtype=np.int64)
+
+
+def num_bins_analyzer(record_dir: str, *, exact_limit: int = EXACT_LIMIT):
+    """The `num_bins_analyzer` for `make_preprocessing_fn`, recording into record_dir."""
+    def analyze(prints, feature: Feature) -> tf.Tensor:
+        values = prints.values if isinstance(prints, tf.SparseTensor) else prints
+        (num_bins,) = tft.experimental.ptransform_analyzer(
+            [tf.bitcast(values, tf.int64)], ResolveNumBins(feature, record_dir,
+                                                          exact_limit=exact_limit),
+            output_dtypes=[tf.int64], output_shapes=[[]], name=f"num_bins_{feature.name}")
+        return num_bins
+    return analyze
+
+
+def publish_choices(config: Config, output_dir: str) -> dict[str, dict]:
+    """Moves the analysis' records into transform_fn/assets.extra/num_bins.json."""
+    record_dir = os.path.join(output_dir, RECORD_DIR)
+    choices = {}
+    for feature in config.features:
+        if feature.auto_num_bins:
+            with tf.io.gfile.GFile(os.path.join(record_dir, f"{feature.name}.json")) as handle:
+                choices[feature.name] = json.load(handle)
+    if tf.io.gfile.exists(record_dir):
+        tf.io.gfile.rmtree(record_dir)
+    if choices:
+        path = os.path.join(output_dir, RECORD_FILE)
+        tf.io.gfile.makedirs(os.path.dirname(path))
+        with tf.io.gfile.GFile(path, "w") as handle:
+            json.dump(choices, handle, indent=2)
+    return choices
+
+
+def read_choices(config: Config, output_dir: str) -> dict[str, dict]:
+    """How each auto cross's num_bins was chosen: from the graph's record, or mid-run."""
+    if not any(f.auto_num_bins for f in config.features):
+        return {}
+    path = os.path.join(output_dir, RECORD_FILE)
+    if tf.io.gfile.exists(path):
+        with tf.io.gfile.GFile(path) as handle:
+            return json.load(handle)
+    choices = {}
+    for feature in config.features:
+        if feature.auto_num_bins:
+            record = os.path.join(output_dir, RECORD_DIR, f"{feature.name}.json")
+            with tf.io.gfile.GFile(record) as handle:
+                choices[feature.name] = json.load(handle)
+    return choices
+
+
+def resolved_num_bins(config: Config, output_dir: str) -> dict[str, int]:
+    """num_bins of every hashed cross and hash, auto ones as the analysis chose them."""
+    choices = read_choices(config, output_dir)
+    return {f.name: choices[f.name]["num_bins"] if f.auto_num_bins else f.num_bins
+            for f in hashed_features(config)}

@@ -1,0 +1,1 @@
+"""Looking at data before a run: `featurecross profile` and `featurecross suggest`."""

@@ -1,0 +1,270 @@
+"""`featurecross profile`: what the data holds, before choosing num_bins.
+
+A Beam pipeline (so it runs where `run` runs) over the config's input:
+per categorical input column (string and int columns of the schema) its
+cardinality, null share and top values; per cross and hash the exact
+collision figures at its num_bins and the smallest round num_bins for 1%,
+5% and `--max-collision-rate` (README "Profile"). The crosses are computed
+by the config's own transform graph, analysed on the same data, so crosses
+over bucketized or hashed features are profiled as `run` would build them.
+Nothing is written but the figures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+import apache_beam as beam
+import numpy as np
+import pyarrow as pa
+import tensorflow as tf
+from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions
+
+from pipeline.config import Config
+from pipeline.diagnostics.auto_bins import read_choices
+from pipeline.diagnostics.collision_counts import (
+    COLLISIONS_TAG,
+    CountCollisions,
+    merge_by_name,
+    read_collisions,
+)
+from pipeline.diagnostics.collisions import EXACT_LIMIT, KeyCounts
+from pipeline.diagnostics.fingerprints import ListColumn, hashed_features
+from pipeline.io.rows import RawBatch
+from pipeline.io.side_files import write_json
+from pipeline.io.sources import ReadRawBatches
+from pipeline.job.builder import AnalyzeAndWriteTransformFn
+from pipeline.job.run import JobError, check_input, pipeline_counters
+from pipeline.job.steps import INVALID_TAG, CheckRows, TransformBatches
+
+DEFAULT_TARGETS = (0.01, 0.05)
+TOP_VALUES = 5
+TOP_LG_K = 14          # frequent-items sketch: exact counts below ~12,000 distinct values
+INPUTS_FILE = "inputs.json"
+NULLS_FILE = "nulls.json"
+
+
+def categorical_columns(config: Config) -> list[str]:
+    return [c.name for c in config.schema.values() if c.type in ("string", "int")]
+
+
+class ColumnValues:
+    """Mergeable distinct count and top values of one column."""
+
+    def __init__(self, exact_limit: int) -> None:
+        from datasketches import frequent_strings_sketch
+        self.distinct = KeyCounts(2, exact_limit=exact_limit)
+        self.top = frequent_strings_sketch(TOP_LG_K)
+        self.values = 0
+
+    def add(self, keys: np.ndarray, names: list[str], counts: np.ndarray) -> None:
+        self.distinct.add(keys, np.zeros(len(keys), np.uint64), counts)
+        for name, count in zip(names, counts.tolist()):
+            self.top.update(name, count)
+        self.values += int(counts.sum())
+
+    def merge(self, other: "ColumnValues") -> None:
+        self.distinct.merge(other.distinct)
+        self.top.merge(other.top)
+        self.values += other.values
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "top": self.top.serialize()}
+
+    def __setstate__(self, state: dict) -> None:
+        from datasketches import frequent_strings_sketch
+        state["top"] = frequent_strings_sketch.deserialize(state["top"])
+        self.__dict__.update(state)
+
+    def figures(self) -> dict:
+        from datasketches import frequent_items_error_type
+        counts = self.distinct
+        counts.compact()
+        distinct = len(counts.keys) if counts.exact else round(counts.sketch.get_estimate())
+        items = self.top.get_frequent_items(frequent_items_error_type.NO_FALSE_NEGATIVES)
+        top = sorted(items, key=lambda item: (-item[1], item[0]))[:TOP_VALUES]
+        exact_top = all(low == high for _, _, low, high in top)
+        return {"distinct": distinct, "distinct_method": "exact" if counts.exact else "sketch",
+                "values": self.values,
+                "top_values": [{"value": value, "count": estimate,
+                                "share": estimate / self.values if self.values else 0.0}
+                               for value, estimate, _, _ in top],
+                "top_values_method": "exact" if exact_top else "sketch (frequent items)"}
+
+
+def batch_values(batch: pa.RecordBatch, columns: list[str]) -> dict[str, tuple]:
+    """Per column: distinct value fingerprints, their string form and counts."""
+    summary = {}
+    for name in columns:
+        column = ListColumn(batch.column(name))
+        indices, distinct = column.string_form
+        dictionary = distinct.to_pylist()
+        counts = np.bincount(indices, minlength=len(dictionary)).astype(np.int64)
+        names = [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+                 for v in dictionary]
+        summary[name] = (column.dictionary_fingerprints, names, counts)
+    return summary
+
+
+class MergeColumnValues(beam.CombineFn):
+    def __init__(self, exact_limit: int) -> None:
+        self.exact_limit = exact_limit
+
+    def create_accumulator(self) -> dict:
+        return {}
+
+    def add_input(self, accumulator: dict, summary: dict) -> dict:
+        for name, (keys, names, counts) in summary.items():
+            accumulator.setdefault(name, ColumnValues(self.exact_limit)).add(keys, names, counts)
+        return accumulator
+
+    def merge_accumulators(self, accumulators) -> dict:
+        return merge_by_name(accumulators)
+
+    def extract_output(self, accumulator: dict) -> dict:
+        return {name: values.figures() for name, values in accumulator.items()}
+
+
+def null_counts(raw: RawBatch, columns: list[str]) -> list[tuple[str, int]]:
+    """Cells of each column that are null or missing in the raw batch, and its rows."""
+    rows = raw.batch.num_rows
+    names = raw.batch.schema.names
+    counts = [(name, raw.batch.column(name).null_count if name in names else rows)
+              for name in columns]
+    return counts + [("", rows)]
+
+
+class ProfileInputs(beam.PTransform):
+    """Raw batches and (position, clean batch) in; inputs.json and nulls.json out."""
+
+    def __init__(self, columns: list[str], work_dir: str, exact_limit: int) -> None:
+        super().__init__()
+        self.columns = columns
+        self.work_dir = work_dir
+        self.exact_limit = exact_limit
+
+    def expand(self, batches):
+        raw, clean = batches
+        _ = (raw
+             | "CountNulls" >> beam.FlatMap(null_counts, self.columns)
+             | "SumNulls" >> beam.CombinePerKey(sum)
+             | "NullsToDict" >> beam.combiners.ToDict()
+             | "WriteNulls" >> beam.Map(write_json, os.path.join(self.work_dir, NULLS_FILE)))
+        return (clean
+                | "CountValues" >> beam.Map(lambda element, columns: batch_values(
+                    element[1], columns), self.columns)
+                | "MergeValues" >> beam.CombineGlobally(MergeColumnValues(self.exact_limit))
+                | "WriteInputs" >> beam.Map(write_json,
+                                            os.path.join(self.work_dir, INPUTS_FILE)))
+
+
+def _read_json(path: str):
+    with tf.io.gfile.GFile(path) as handle:
+        return json.load(handle)
+
+
+def build_profile_pipeline(config: Config, options: PipelineOptions, *, work_dir: str,
+                           targets: tuple[float, ...],
+                           exact_limit: int = EXACT_LIMIT) -> beam.Pipeline:
+    """read -> check -> (analyze -> transform -> collision figures) and input figures."""
+    pipeline = beam.Pipeline(options=options)
+    ready = pipeline | "AnalyzeAndWriteTransformFn" >> AnalyzeAndWriteTransformFn(
+        config, output_dir=work_dir, temp_dir=os.path.join(work_dir, "tft_tmp"),
+        quarantine=True)
+    raw = pipeline | "ReadInput" >> ReadRawBatches(config)
+    checked = raw | "CheckRows" >> beam.ParDo(
+        CheckRows(config, quarantine=True, report=True)).with_outputs(INVALID_TAG, main="valid")
+    _ = (raw, checked.valid) | "ProfileInputs" >> ProfileInputs(
+        categorical_columns(config), work_dir, exact_limit)
+    if hashed_features(config):
+        keys = checked.valid | "TransformBatches" >> beam.ParDo(
+            TransformBatches(config, work_dir, count_combinations=True),
+            ready=beam.pvalue.AsSingleton(ready)).with_outputs(COLLISIONS_TAG,
+                                                               main="transformed")
+        _ = keys[COLLISIONS_TAG] | "CountCollisions" >> CountCollisions(
+            work_dir, exact_limit=exact_limit, targets=targets)
+    return pipeline
+
+
+def profile_data(config: Config, beam_args: list[str], *,
+                 max_collision_rate: float | None = None,
+                 exact_limit: int = EXACT_LIMIT) -> dict:
+    """Runs the profile pipeline and returns its figures (what --json writes)."""
+    check_input(config.input_pattern)
+    targets = tuple(sorted({*DEFAULT_TARGETS, *([max_collision_rate]
+                                                if max_collision_rate else [])}))
+    options = PipelineOptions(beam_args)
+    temp_location = options.view_as(GoogleCloudOptions).temp_location
+    work_dir = (os.path.join(temp_location, f"featurecross-profile-{os.getpid()}")
+                if temp_location else tempfile.mkdtemp(prefix="featurecross-profile-"))
+    try:
+        pipeline = build_profile_pipeline(config, options, work_dir=work_dir, targets=targets,
+                                          exact_limit=exact_limit)
+        result = pipeline.run()
+        result.wait_until_finish()
+        counts = pipeline_counters(result)
+        nulls = _read_json(os.path.join(work_dir, NULLS_FILE))
+        values = _read_json(os.path.join(work_dir, INPUTS_FILE))
+        collisions = read_collisions(work_dir) or {}
+        choices = read_choices(config, work_dir)
+    finally:
+        if tf.io.gfile.exists(work_dir):
+            tf.io.gfile.rmtree(work_dir)
+    rows = nulls.pop("", 0)
+    inputs = {}
+    for name in categorical_columns(config):
+        entry = {"type": config.schema[name].type, "shape": config.schema[name].shape,
+                 "null_share": nulls.get(name, 0) / rows if rows else 0.0,
+                 **values.get(name, {"distinct": 0, "values": 0, "top_values": []})}
+        inputs[name] = entry
+    features = {}
+    for feature in hashed_features(config):
+        if feature.name not in collisions:
+            continue
+        entry = {k: v for k, v in collisions[feature.name].items() if k != "occupancy_curve"}
+        entry.update(kind=feature.kind, inputs=list(feature.inputs))
+        if feature.name in choices:
+            entry["num_bins_auto"] = choices[feature.name]
+        features[feature.name] = entry
+    if not rows:
+        raise JobError(f"no rows in {config.input_pattern}")
+    return {"config": config.path, "input_pattern": config.input_pattern,
+            "rows": counts.get("rows_read", rows),
+            "rows_skipped_invalid": counts.get("rows_quarantined", 0),
+            "targets": list(targets), "inputs": inputs, "features": features}
+
+
+def profile_text(profile: dict) -> str:
+    """The terminal tables."""
+    lines = [f"featurecross profile: {profile['config']} on {profile['input_pattern']}",
+             f"  {profile['rows']:,} rows ({profile['rows_skipped_invalid']:,} invalid, skipped)",
+             "", "categorical inputs:"]
+    width = max([len(n) for n in profile["inputs"]] + [6])
+    lines.append(f"  {'column':<{width}}  {'type':<6}  {'distinct':>9}  {'null':>6}  top values")
+    for name, entry in profile["inputs"].items():
+        top = ", ".join(f"{_short(v['value'])} {v['share']:.1%}" for v in entry["top_values"])
+        lines.append(f"  {name:<{width}}  {entry['type']:<6}  {entry['distinct']:>9,}  "
+                     f"{entry['null_share']:>6.1%}  {top}")
+    if profile["features"]:
+        targets = profile["targets"]
+        width = max(len(n) for n in profile["features"])
+        lines += ["", "hashed features (collision rate: share of distinct keys sharing a bin):",
+                  f"  {'feature':<{width}}  {'num_bins':>13}  {'distinct':>9}  {'collision':>9}  "
+                  f"{'expected':>8}  " + "  ".join(f"{'bins@' + f'{t:g}':>12}" for t in targets)]
+        for name, entry in profile["features"].items():
+            sizes = entry.get("smallest_num_bins", {})
+            num_bins = f"{entry['num_bins']:,}" + (" auto" if "num_bins_auto" in entry else "")
+            lines.append(
+                f"  {name:<{width}}  {num_bins:>13}  {entry['distinct']:>9,}  "
+                f"{entry['collision_rate']:>9.2%}  {entry['expected_collision_rate']:>8.2%}  "
+                + "  ".join(f"{sizes.get(f'{t:g}', 0):>12,}" for t in targets)
+                + ("" if entry["method"] == "exact" else "  (sketched)"))
+    return "\n".join(lines)
+
+
+def _short(value: str, limit: int = 16) -> str:
+    if not value:
+        return '""'
+    return value if len(value) <= limit else value[:limit - 1] + "…"
