@@ -1,24 +1,73 @@
-"""The `featurecross` command line: run, validate, verify.
+"""The `featurecross` command line: parse, dispatch, map errors to exit codes.
 
 Our own flags are parsed here; everything else is handed to Beam unchanged,
-so one command line runs on the DirectRunner and on Dataflow. TensorFlow and
-Beam are imported only after their log levels are set, to keep the user's
-terminal for our own messages.
+so one command line runs on the DirectRunner and on Dataflow. Each command's
+module formats its own text; TensorFlow and Beam are imported only after
+their log levels are set (`quiet.py`), to keep the terminal for our messages.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
+import dataclasses
+import json
 import os
 import sys
-import warnings
 
-from pipeline.config import ConfigError, UnknownKindError, load_config
-from pipeline.job.dataflow_options import DataflowOptionsError, check_dataflow_options
+from pipeline.cli.beam_errors import find_error
+from pipeline.cli.quiet import quiet_libraries
+from pipeline.config import load_config
+from pipeline.config.plan import plan_text
+from pipeline.job.dataflow_options import check_dataflow_options
 
 # README "Exit codes": a scheduler can tell these apart.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARITY, EXIT_DRIFT = 0, 1, 2, 3, 4
+
+
+@dataclasses.dataclass(frozen=True)
+class ErrorKind:
+    """One row of the error table: an exception class, its exit code and its wording.
+
+    The class is named, not imported: it can only have been raised if its
+    module was loaded, so `validate` never imports TensorFlow to look it up.
+    """
+
+    module: str
+    name: str
+    exit_code: int
+    label: str = ""       # printed before the message
+    in_steps: bool = False  # raised inside a pipeline step, so Beam wraps it
+    hint: str = ""        # printed after the message
+
+    def message(self, error: BaseException) -> str | None:
+        """The message for `error` (or for what Beam wrapped), or None if not this kind."""
+        kind = getattr(sys.modules.get(self.module), self.name, None)
+        if kind is None:
+            return None
+        if self.in_steps:
+            found = find_error(error, kind)
+        else:
+            found = str(error) if isinstance(error, kind) else None
+        return None if found is None else f"{self.label}{found}{self.hint}"
+
+
+# First match wins (README "Exit codes").
+ERRORS = (
+    ErrorKind("pipeline.config", "ConfigError", EXIT_USAGE, "config error: "),
+    ErrorKind("pipeline.job.dataflow_options", "DataflowOptionsError", EXIT_USAGE),
+    ErrorKind("pipeline.explore.suggest", "LabelError", EXIT_USAGE),
+    ErrorKind("pipeline.explore.suggest", "NoCandidatesError", EXIT_USAGE),
+    ErrorKind("pipeline.serving.parity_sample", "ParityError", EXIT_PARITY),
+    ErrorKind("pipeline.job.run", "JobError", EXIT_FAILED),
+    ErrorKind("pipeline.job.frozen_run", "FrozenRunError", EXIT_FAILED),
+    ErrorKind("pipeline.transform.batch_transformer", "GraphMismatchError", EXIT_FAILED),
+    ErrorKind("pipeline.io.publish", "PublishError", EXIT_FAILED),
+    ErrorKind("pipeline.io.rows", "UnreadableFileError", EXIT_FAILED, "unreadable input: ",
+              in_steps=True),
+    ErrorKind("pipeline.io.rows", "InvalidInputError", EXIT_FAILED, "invalid input: ",
+              in_steps=True, hint="\n  (rerun with --on-invalid quarantine to set bad rows "
+                                  "aside and go on)"),
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,9 +77,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(beam_args)}")
     try:
         return args.handler(args, beam_args)
-    except ConfigError as error:
-        print(f"featurecross: config error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+    except Exception as error:
+        for kind in ERRORS:
+            message = kind.message(error)
+            if message is not None:
+                print(f"featurecross: {message}", file=sys.stderr)
+                return kind.exit_code
+        raise
 
 
 def run_and_exit() -> None:
@@ -120,175 +173,26 @@ def _rate(text: str) -> float:
     return rate
 
 
-def quiet_libraries() -> None:
-    """Keeps TF, absl and Beam chatter below errors (must run before importing TF)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
-    # Beam logs a worker's exception before re-raising it to us; we report it once.
-    logging.getLogger("apache_beam").setLevel(logging.CRITICAL)
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    _import_tensorflow_quietly()
-    from absl import logging as absl_logging
-    absl_logging.set_verbosity(absl_logging.ERROR)
-
-
-def _import_tensorflow_quietly() -> None:
-    """Imports TF with stderr captured: its C++ start-up lines ignore log levels.
-
-    If the import fails, what it printed is passed on with the error.
-    """
-    import tempfile
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            import tensorflow  # noqa: F401
-        except BaseException:
-            os.dup2(saved, 2)
-            captured.seek(0)
-            sys.stderr.write(captured.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
 def _validate(args: argparse.Namespace, _beam_args: list[str]) -> int:
-    config = load_config(args.config)
-    print(f"{config.path}: valid")
-    print(f"  input:  {config.input_format} {config.input_pattern or '(pass --input)'}")
-    print(f"  output: {config.output_format} {config.output_dir or '(pass --output)'}")
-    analyzers = ", ".join(config.analyzers)
-    print(f"  analysis pass: {f'yes ({analyzers})' if analyzers else 'no'}")
-    groups: dict[str, list[str]] = {}
-    for feature in config.features:
-        if feature.generated_by:
-            groups.setdefault(feature.generated_by, []).append(feature.name)
-    for key, names in groups.items():
-        print(f"  {key} expands to {len(names)} crosses: {', '.join(names)}")
-    for feature in config.features:
-        print(f"  {feature.name}: {_describe(feature)}")
-    if config.keep:
-        print(f"  kept raw columns: {', '.join(config.keep)}")
+    print(plan_text(load_config(args.config)))
     return EXIT_OK
-
-
-def _describe_hash_key(feature) -> str:
-    """The key TF's kernel gets, as the int64 to pass TF and its 64 bits."""
-    applied = feature.applied_hash_key
-    text = f"hash_key {applied:#x}" if applied >= 0 else \
-        f"hash_key {applied} = {applied & (2**64 - 1):#x}"
-    if feature.hash_key != applied:
-        text += f", given as {feature.hash_key}"
-    return text
-
-
-def _describe(feature) -> str:
-    inputs = " x ".join(feature.inputs)
-    if feature.kind == "cross" and feature.vocabulary is not None:
-        vocabulary = feature.vocabulary
-        text = (f"cross {inputs} -> vocabulary (top_k {vocabulary.top_k or 'all'}, "
-                f"frequency_threshold {vocabulary.frequency_threshold or 1}) "
-                f"+ {vocabulary.num_oov_buckets} OOV buckets")
-    elif feature.kind == "cross" and feature.auto_num_bins:
-        text = (f"cross {inputs} -> auto bins (smallest round size with at most "
-                f"{feature.max_collision_rate:g} collisions; {_describe_hash_key(feature)})")
-    elif feature.kind == "cross":
-        text = f"cross {inputs} -> {feature.num_bins} bins ({_describe_hash_key(feature)})"
-    elif feature.kind == "hash":
-        text = f"hash {inputs} -> {feature.num_bins} bins" + (
-            f" (salt {list(feature.salt)})" if feature.salt else "")
-    elif feature.kind == "bucketize":
-        text = (f"bucketize {inputs} -> {feature.width} buckets "
-                + ("(quantiles)" if feature.boundaries is None
-                   else f"(boundaries {list(feature.boundaries)})"))
-    elif feature.kind == "product":
-        text = f"product {inputs} (float32)"
-    elif feature.kind == "polynomial":
-        text = f"polynomial terms {', '.join(feature.polynomial_term_names())} (float32)"
-    else:
-        raise UnknownKindError(feature, "validate")
-    if feature.is_categorical and feature.output != "int":
-        text += f", {'sparse ' if feature.sparse else ''}{feature.output}"
-    return text + (", per sequence element" if feature.is_sequence else "")
 
 
 def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
     config = load_config(args.config).with_overrides(input_pattern=args.input,
                                                      output_dir=args.output)
-    try:
-        check_dataflow_options(beam_args, input_pattern=config.input_pattern,
-                               output_dir=config.output_dir,
-                               transform_fn_dir=args.transform_fn)
-    except DataflowOptionsError as error:
-        print(f"featurecross: {error}", file=sys.stderr)
-        return EXIT_USAGE
+    check_dataflow_options(beam_args, input_pattern=config.input_pattern,
+                           output_dir=config.output_dir, transform_fn_dir=args.transform_fn)
     quiet_libraries()
-    from pipeline.io.rows import InvalidInputError, UnreadableFileError
-    from pipeline.job.run import JobError, run_job
-    from pipeline.serving.parity_sample import ParityError
-    from pipeline.transform.batch_transformer import GraphMismatchError
-    try:
-        summary = run_job(config, beam_args, transform_fn_dir=args.transform_fn,
-                          quarantine=args.on_invalid == "quarantine", overwrite=args.overwrite,
-                          verify_rows=args.verify_rows, fail_on_drift=args.fail_on_drift,
-                          collision_report=not args.no_collision_report)
-    except ParityError as error:
-        print(f"featurecross: {error}", file=sys.stderr)
-        return EXIT_PARITY
-    except (JobError, GraphMismatchError) as error:
-        print(f"featurecross: {error}", file=sys.stderr)
-        return EXIT_FAILED
-    except Exception as error:  # Beam re-raises worker errors wrapped in its own types
-        unreadable = _find_error(error, UnreadableFileError)
-        if unreadable is not None:
-            print(f"featurecross: unreadable input: {unreadable}", file=sys.stderr)
-            return EXIT_FAILED
-        invalid = _find_error(error, InvalidInputError)
-        if invalid is None:
-            raise
-        print(f"featurecross: invalid input: {invalid}\n  (rerun with --on-invalid "
-              "quarantine to set bad rows aside and go on)", file=sys.stderr)
-        return EXIT_FAILED
-    print(f"featurecross: done in {summary.seconds:.1f}s "
-          f"({summary.rows_per_second:,.0f} rows/s)")
-    print(f"  rows read:        {summary.rows_read:,}")
-    print(f"  rows written:     {summary.rows_written:,}")
-    print(f"  rows quarantined: {summary.rows_quarantined:,}")
-    parity = summary.parity_sample
-    if parity.get("status") == "passed":
-        print(f"  parity sample:    {parity['rows_served']:,} rows served by serving/ "
-              "equal the batch output")
-    else:
-        print(f"  parity sample:    {parity.get('status', 'off')}")
-    print(f"  output:           {summary.output_dir}/ (data/, transform_fn/, "
-          "transformed_metadata/, serving/, manifest.json"
-          + (", report/" if summary.collisions else "")
-          + (", invalid/" if args.on_invalid == "quarantine" else "") + ", _SUCCESS)")
-    if summary.collisions:
-        _print_collisions(summary.collisions)
-    return _drift_verdict(summary.drift)
-
-
-def _drift_verdict(drift: dict | None) -> int:
-    """Prints the drift figures that crossed a threshold; EXIT_DRIFT when the gate is on."""
-    from pipeline.diagnostics.drift import crossing_text
-    if drift is None:
-        return EXIT_OK
-    if not drift["crossings"]:
-        print("  drift:            within every threshold (figures in manifest.json)")
-        return EXIT_OK
-    for crossing in drift["crossings"]:
-        print(f"featurecross: drift: {crossing_text(crossing)}", file=sys.stderr)
-    if drift["gate"]:
-        print("featurecross: drift gate: exit 4; the output is complete and published",
-              file=sys.stderr)
-        return EXIT_DRIFT
-    print("featurecross: drift is a warning only; --fail-on-drift or a drift: block in the "
-          "config makes it exit 4", file=sys.stderr)
-    return EXIT_OK
+    from pipeline.job.run import run_job
+    summary = run_job(config, beam_args, transform_fn_dir=args.transform_fn,
+                      quarantine=args.on_invalid == "quarantine", overwrite=args.overwrite,
+                      verify_rows=args.verify_rows, fail_on_drift=args.fail_on_drift,
+                      collision_report=not args.no_collision_report)
+    print(summary.text())
+    for line in summary.drift_warnings():
+        print(f"featurecross: {line}", file=sys.stderr)
+    return EXIT_DRIFT if summary.drift_gate_failed else EXIT_OK
 
 
 def _non_negative(text: str) -> int:
@@ -298,43 +202,11 @@ def _non_negative(text: str) -> int:
     return value
 
 
-def _print_collisions(collisions: dict) -> None:
-    """One line per hashed feature, worst first: what the modulo cost."""
-    from pipeline.diagnostics.report import worst_first
-    print("  collisions (share of distinct keys sharing a bin; random hash in brackets):")
-    width = max(len(name) for name in collisions)
-    for name in worst_first(collisions):
-        entry = collisions[name]
-        print(f"    {name:<{width}}  {entry['collision_rate']:7.2%} "
-              f"({entry['expected_collision_rate']:.2%})  {entry['distinct']:,} keys in "
-              f"{entry['num_bins']:,} bins" + ("" if entry["method"] == "exact" else ", sketched"))
-
-
-def _find_error(error: BaseException, kind: type) -> str | None:
-    """The message of a `kind` error inside whatever Beam wrapped it in."""
-    seen = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        text, marker = str(error), f"{kind.__name__}: "
-        if isinstance(error, kind) or marker in text:
-            message = text.split(marker, 1)[-1].splitlines()[0]
-            return message.split(" [while running")[0].strip(" '\"[]")
-        error = error.__cause__ or error.__context__
-    return None
-
-
 def _profile(args: argparse.Namespace, beam_args: list[str]) -> int:
     config = load_config(args.config).with_overrides(input_pattern=args.input)
     quiet_libraries()
-    import json
-
     from pipeline.explore.profile import profile_data, profile_text
-    from pipeline.job.run import JobError
-    try:
-        profile = profile_data(config, beam_args, max_collision_rate=args.max_collision_rate)
-    except JobError as error:
-        print(f"featurecross: {error}", file=sys.stderr)
-        return EXIT_FAILED
+    profile = profile_data(config, beam_args, max_collision_rate=args.max_collision_rate)
     print(profile_text(profile))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
@@ -347,39 +219,19 @@ def _profile(args: argparse.Namespace, beam_args: list[str]) -> int:
 def _suggest(args: argparse.Namespace, beam_args: list[str]) -> int:
     config = load_config(args.config).with_overrides(input_pattern=args.input)
     quiet_libraries()
-    from pipeline.explore.suggest import (
-        LabelError,
-        NoCandidatesError,
-        candidates,
-        label_source,
-        suggest_crosses,
-        suggest_text,
-    )
-    from pipeline.job.run import JobError
-    try:
-        label_source(config, args.label)
-        candidates(config, args.label)
-    except (LabelError, NoCandidatesError) as error:
-        print(f"featurecross: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        result = suggest_crosses(config, beam_args, label=args.label)
-    except JobError as error:
-        print(f"featurecross: {error}", file=sys.stderr)
-        return EXIT_FAILED
+    from pipeline.explore.suggest import candidates, label_source, suggest_crosses, suggest_text
+    label_source(config, args.label)
+    candidates(config, args.label)
+    result = suggest_crosses(config, beam_args, label=args.label)
     print(suggest_text(result, top=args.top))
     return EXIT_OK
 
 
 def _verify(args: argparse.Namespace, _beam_args: list[str]) -> int:
     quiet_libraries()
-    from pipeline.io.publish import PublishError, require_complete
+    from pipeline.io.publish import require_complete
     from pipeline.serving.verify import verify_output
-    try:
-        require_complete(args.output_dir, "verify")
-    except PublishError as error:
-        print(f"featurecross: {error}", file=sys.stderr)
-        return EXIT_FAILED
+    require_complete(args.output_dir, "verify")
     report = verify_output(args.output_dir, args.input, rows=args.rows)
     print(report.text())
     return EXIT_OK if report.ok else EXIT_FAILED

@@ -29,9 +29,7 @@ from pipeline.diagnostics.collisions import (
     smallest_round_num_bins_expected,
 )
 from pipeline.diagnostics.fingerprints import hashed_features
-
-RECORD_DIR = "auto_num_bins"              # in the output dir, while the pipeline runs
-RECORD_FILE = os.path.join("transform_fn", "assets.extra", "num_bins.json")
+from pipeline.io.layout import NUM_BINS_RECORD, NUM_BINS_RECORD_DIR
 
 
 class DistinctFingerprints(beam.CombineFn):
@@ -116,7 +114,7 @@ def num_bins_analyzer(record_dir: str, *, exact_limit: int = EXACT_LIMIT):
 
 def publish_choices(config: Config, output_dir: str) -> dict[str, dict]:
     """Moves the analysis' records into transform_fn/assets.extra/num_bins.json."""
-    record_dir = os.path.join(output_dir, RECORD_DIR)
+    record_dir = os.path.join(output_dir, NUM_BINS_RECORD_DIR)
     choices = {}
     for feature in config.features:
         if feature.auto_num_bins:
@@ -125,7 +123,7 @@ def publish_choices(config: Config, output_dir: str) -> dict[str, dict]:
     if tf.io.gfile.exists(record_dir):
         tf.io.gfile.rmtree(record_dir)
     if choices:
-        path = os.path.join(output_dir, RECORD_FILE)
+        path = os.path.join(output_dir, NUM_BINS_RECORD)
         tf.io.gfile.makedirs(os.path.dirname(path))
         with tf.io.gfile.GFile(path, "w") as handle:
             json.dump(choices, handle, indent=2)
@@ -136,14 +134,14 @@ def read_choices(config: Config, output_dir: str) -> dict[str, dict]:
     """How each auto cross's num_bins was chosen: from the graph's record, or mid-run."""
     if not any(f.auto_num_bins for f in config.features):
         return {}
-    path = os.path.join(output_dir, RECORD_FILE)
+    path = os.path.join(output_dir, NUM_BINS_RECORD)
     if tf.io.gfile.exists(path):
         with tf.io.gfile.GFile(path) as handle:
             return json.load(handle)
     choices = {}
     for feature in config.features:
         if feature.auto_num_bins:
-            record = os.path.join(output_dir, RECORD_DIR, f"{feature.name}.json")
+            record = os.path.join(output_dir, NUM_BINS_RECORD_DIR, f"{feature.name}.json")
             with tf.io.gfile.GFile(record) as handle:
                 choices[feature.name] = json.load(handle)
     return choices

@@ -22,10 +22,9 @@ import apache_beam as beam
 import numpy as np
 
 from pipeline.diagnostics.collisions import EXACT_LIMIT, KeyCounts
+from pipeline.io.layout import COLLISIONS_FILE, COMBINATIONS_FILE
 from pipeline.io.side_files import take_json
 
-COLLISIONS_FILE = "collisions.json"
-COMBINATIONS_FILE = "combinations.npz"
 COLLISIONS_TAG = "collisions"
 
 

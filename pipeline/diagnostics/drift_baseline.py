@@ -24,9 +24,7 @@ import tensorflow as tf
 from pipeline.config import Config
 from pipeline.diagnostics.drift import compare
 from pipeline.diagnostics.drift_counts import top_values
-
-BASELINE_FILE = "drift_baseline.npz"
-REPORT_DIR = "report"
+from pipeline.io.layout import BASELINE_FILE, MANIFEST, REPORT_DIR
 
 
 def summaries(config: Config, *, boundaries: Mapping[str, list[float]],
@@ -103,7 +101,7 @@ def save(output_dir: str, summary: Mapping[str, Any]) -> None:
 
 def load(run_dir: str) -> dict[str, Any] | None:
     """The baseline a run stored (its own, or the one it carried), or None if it has none."""
-    manifest_path = os.path.join(run_dir, "manifest.json")
+    manifest_path = os.path.join(run_dir, MANIFEST)
     arrays_path = os.path.join(run_dir, REPORT_DIR, BASELINE_FILE)
     if not (tf.io.gfile.exists(manifest_path) and tf.io.gfile.exists(arrays_path)):
         return None

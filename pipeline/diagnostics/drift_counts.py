@@ -22,10 +22,10 @@ import pyarrow.compute as pc
 
 from pipeline.config import Config
 from pipeline.diagnostics.fingerprints import BatchColumns
+from pipeline.io.layout import DRIFT_COUNTS_FILE
 from pipeline.io.side_files import take_json, write_json
 from pipeline.transform.output_specs import sparse_keys
 
-DRIFT_COUNTS_FILE = "drift_counts.json"
 DRIFT_TAG = "drift"
 TOP_VALUES = 10            # shown per categorical input
 TRACKED_VALUES = 10_000    # distinct values counted per input; beyond, the rarest are dropped

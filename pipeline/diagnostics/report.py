@@ -18,8 +18,8 @@ import tensorflow as tf
 
 from pipeline.config import Config
 from pipeline.diagnostics.drift_report import drift_section
-
-REPORT_DIR = "report"
+from pipeline.diagnostics.run_figures import RunFigures
+from pipeline.io.layout import REPORT_DIR, REPORT_PAGE
 
 _STYLE = """body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}
 td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{
@@ -32,13 +32,13 @@ def worst_first(figures: Mapping[str, dict]) -> list[str]:
                                           -figures[n]["colliding"], n))
 
 
-def write_report(output_dir: str, config: Config, collisions: Mapping[str, dict] | None,
-                 drift: Mapping | None = None) -> str | None:
+def write_report(output_dir: str, config: Config, figures: RunFigures) -> str | None:
     """Writes index.html (and a PNG per hashed feature) into OUT/report/.
 
     Returns the directory, or None when there is nothing to show (the
     collision report off, or no hashed features, and no drift section).
     """
+    collisions, drift = figures.collisions, figures.drift
     if not collisions and not drift:
         return None
     report_dir = os.path.join(output_dir, REPORT_DIR)
@@ -48,7 +48,7 @@ def write_report(output_dir: str, config: Config, collisions: Mapping[str, dict]
             f"<p>Config: {html.escape(config.path)}.</p>"
             + (collision_section(report_dir, config, collisions) if collisions else "")
             + drift_section(drift) + "</body></html>\n")
-    with tf.io.gfile.GFile(os.path.join(report_dir, "index.html"), "w") as handle:
+    with tf.io.gfile.GFile(os.path.join(report_dir, REPORT_PAGE), "w") as handle:
         handle.write(page)
     return report_dir
 

@@ -18,9 +18,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline.io.layout import STATS_FILE
 from pipeline.io.side_files import take_json, write_json
-
-STATS_FILE = "feature_stats.json"
 
 
 def batch_stats(batch: pa.RecordBatch) -> dict[str, dict]:

@@ -18,11 +18,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.config import Config, Feature
+from pipeline.io.layout import COVERAGE_FILE
 from pipeline.io.side_files import take_json, write_json
 from pipeline.transform.features import vocabulary_filename
 from pipeline.transform.output_specs import sparse_keys
-
-COVERAGE_FILE = "vocabulary_coverage.json"
 
 
 def vocabulary_features(config: Config) -> list[Feature]:

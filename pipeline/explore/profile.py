@@ -32,6 +32,7 @@ from pipeline.diagnostics.collision_counts import (
 )
 from pipeline.diagnostics.collisions import EXACT_LIMIT, KeyCounts
 from pipeline.diagnostics.fingerprints import ListColumn, hashed_features
+from pipeline.io.layout import TEMP_DIR_NAME
 from pipeline.io.rows import RawBatch
 from pipeline.io.side_files import write_json
 from pipeline.io.sources import ReadRawBatches
@@ -171,7 +172,7 @@ def build_profile_pipeline(config: Config, options: PipelineOptions, *, work_dir
     """read -> check -> (analyze -> transform -> collision figures) and input figures."""
     pipeline = beam.Pipeline(options=options)
     ready = pipeline | "AnalyzeAndWriteTransformFn" >> AnalyzeAndWriteTransformFn(
-        config, output_dir=work_dir, temp_dir=os.path.join(work_dir, "tft_tmp"),
+        config, output_dir=work_dir, temp_dir=os.path.join(work_dir, TEMP_DIR_NAME),
         quarantine=True)
     raw = pipeline | "ReadInput" >> ReadRawBatches(config)
     checked = raw | "CheckRows" >> beam.ParDo(

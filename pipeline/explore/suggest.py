@@ -35,6 +35,7 @@ from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOpt
 from pipeline.config import DEFAULT_HASH_KEY, Config
 from pipeline.diagnostics.collisions import smallest_round_num_bins
 from pipeline.diagnostics.fingerprints import ListColumn, fingerprint_cat64
+from pipeline.io.layout import TEMP_DIR_NAME
 from pipeline.io.sources import ReadRawBatches
 from pipeline.job.builder import AnalyzeAndWriteTransformFn
 from pipeline.job.run import check_input
@@ -198,7 +199,7 @@ def build_suggest_pipeline(config: Config, options: PipelineOptions, *, label: s
                            work_dir: str) -> beam.Pipeline:
     pipeline = beam.Pipeline(options=options)
     ready = pipeline | "AnalyzeAndWriteTransformFn" >> AnalyzeAndWriteTransformFn(
-        config, output_dir=work_dir, temp_dir=os.path.join(work_dir, "tft_tmp"),
+        config, output_dir=work_dir, temp_dir=os.path.join(work_dir, TEMP_DIR_NAME),
         quarantine=True)
     checked = (pipeline
                | "ReadInput" >> ReadRawBatches(config)

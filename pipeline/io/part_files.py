@@ -27,10 +27,10 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms.window import GlobalWindows
 
+from pipeline.io.layout import PARTS_TEMP_DIR
 from pipeline.io.rows import Position
 from pipeline.io.tfrecord_writer import open_example_file
 
-TEMP_DIR = ".parts-tmp"
 _PARQUET_ROW_GROUP_BYTES = 64 << 20   # as Beam's Parquet sink: one row group per ~64 MB
 
 
@@ -162,7 +162,7 @@ def _name_files(written: list[tuple[Position, str, int]], data_dir: str,
                 file_format: PartFileFormat) -> list[str]:
     """Moves the temp files to `part-SSSSS-of-NNNNN` in input order; returns the names."""
     written = sorted(written, key=lambda entry: entry[0])
-    temp_dir = os.path.join(data_dir, TEMP_DIR)
+    temp_dir = os.path.join(data_dir, PARTS_TEMP_DIR)
     if not written:  # an empty input still gives one (empty) file, as Beam's sinks do
         path = os.path.join(temp_dir, f"empty{file_format.suffix}")
         file_format.open(path).close()
@@ -194,7 +194,7 @@ class WritePartFiles(beam.PTransform):
         self.to_output = to_output
 
     def expand(self, keyed):
-        temp_dir = os.path.join(self.data_dir, TEMP_DIR)
+        temp_dir = os.path.join(self.data_dir, PARTS_TEMP_DIR)
         return (keyed
                 | "WriteTempFiles" >> beam.ParDo(_WriteReads(self.file_format, temp_dir,
                                                              self.to_output))

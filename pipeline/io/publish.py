@@ -19,8 +19,7 @@ import uuid
 
 import tensorflow as tf
 
-SUCCESS = "_SUCCESS"
-TEMP_DIR_NAME = "tft_tmp"
+from pipeline.io.layout import SUCCESS, TEMP_DIR_NAME
 
 
 class PublishError(RuntimeError):

@@ -20,12 +20,13 @@ import tensorflow_transform.beam as tft_beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.config import Config
-from pipeline.diagnostics.auto_bins import RECORD_DIR, num_bins_analyzer
+from pipeline.diagnostics.auto_bins import num_bins_analyzer
 from pipeline.diagnostics.collision_counts import COLLISIONS_TAG, CountCollisions
 from pipeline.diagnostics.drift_counts import DRIFT_TAG, BatchDriftCounts, WriteDriftCounts
 from pipeline.diagnostics.fingerprints import hashed_features
 from pipeline.diagnostics.stats import WriteFeatureStats
 from pipeline.diagnostics.vocabulary_coverage import MeasureVocabularyCoverage, vocabulary_features
+from pipeline.io.layout import DATA_DIR, INVALID_DIR, NUM_BINS_RECORD_DIR
 from pipeline.io.sources import ReadRawBatches
 from pipeline.job.steps import (
     INVALID_TAG,
@@ -71,7 +72,7 @@ def build_pipeline(config: Config, options: PipelineOptions, *, output_dir: str,
         _ = transform_outputs[COLLISIONS_TAG] | "CountCollisions" >> CountCollisions(
             output_dir)
     _ = transformed | "WriteTransformed" >> WriteTransformed(config,
-                                                             os.path.join(output_dir, "data"))
+                                                             os.path.join(output_dir, DATA_DIR))
     batches = transformed | "DropPositions" >> beam.Values()
     _ = batches | "WriteFeatureStats" >> WriteFeatureStats(output_dir)
     if count_drift:
@@ -81,7 +82,7 @@ def build_pipeline(config: Config, options: PipelineOptions, *, output_dir: str,
             config, output_dir)
     if quarantine:
         _ = checked[INVALID_TAG] | "WriteInvalidRows" >> WriteInvalidRows(
-            os.path.join(output_dir, "invalid"))
+            os.path.join(output_dir, INVALID_DIR))
     return pipeline
 
 
@@ -110,7 +111,7 @@ class AnalyzeAndWriteTransformFn(beam.PTransform):
         else:
             batches = pbegin | "NoAnalysisInput" >> beam.Create(
                 [], reshuffle=False).with_output_types(pa.RecordBatch)
-        analyzer = num_bins_analyzer(os.path.join(self.output_dir, RECORD_DIR))
+        analyzer = num_bins_analyzer(os.path.join(self.output_dir, NUM_BINS_RECORD_DIR))
         with tft_beam.Context(temp_dir=self.temp_dir):
             transform_fn = ((batches, tensor_adapter_config(self.config))
                             | "AnalyzeDataset" >> tft_beam.AnalyzeDataset(

@@ -12,25 +12,19 @@ import json
 import math
 import os
 from importlib import metadata
-from typing import Any, Protocol
+from typing import Any
 
 import tensorflow as tf
-import yaml
 
-from pipeline.config import Config, parse_config
+from pipeline.config import Config
 from pipeline.diagnostics.collisions import EXACT_LIMIT
+from pipeline.diagnostics.run_figures import RunFigures
+from pipeline.io.layout import MANIFEST
+from pipeline.job.summary import RunSummary
 from pipeline.transform.output_specs import output_feature_spec
 
-MANIFEST = "manifest.json"
 _PACKAGES = ("featurecross", "tensorflow", "tensorflow-transform", "tfx-bsl",
              "apache-beam", "pyarrow")
-
-
-class Counts(Protocol):
-    rows_read: int
-    rows_written: int
-    rows_quarantined: int
-    seconds: float
 
 
 def installed_versions() -> dict[str, str]:
@@ -92,15 +86,8 @@ def collision_section(collisions: dict[str, dict] | None) -> dict[str, Any] | No
                          for name, figures in collisions.items()}}
 
 
-def write_manifest(output_dir: str, config: Config, counts: Counts, *,
-                   transform_fn_dir: str | None, boundaries: dict[str, list[float]],
-                   stats: dict[str, dict], timings: dict[str, float],
-                   parity_sample: dict[str, Any] | None = None,
-                   drift_baseline: dict[str, Any] | None = None,
-                   drift: dict[str, Any] | None = None,
-                   vocabularies: dict[str, dict] | None = None,
-                   collisions: dict[str, dict] | None = None,
-                   num_bins_choices: dict[str, dict] | None = None) -> None:
+def write_manifest(output_dir: str, config: Config, summary: RunSummary, figures: RunFigures,
+                   *, transform_fn_dir: str | None, timings: dict[str, float]) -> None:
     with open(config.path, encoding="utf-8") as handle:
         config_text = handle.read()
     manifest = {
@@ -111,16 +98,17 @@ def write_manifest(output_dir: str, config: Config, counts: Counts, *,
         "output_format": config.output_format,
         "transform_fn_from": transform_fn_dir,
         "versions": installed_versions(),
-        "rows": {"read": counts.rows_read, "written": counts.rows_written,
-                 "quarantined": counts.rows_quarantined},
-        "seconds": round(counts.seconds, 3),
+        "rows": {"read": summary.rows_read, "written": summary.rows_written,
+                 "quarantined": summary.rows_quarantined},
+        "seconds": round(summary.seconds, 3),
         "timings": {phase: round(seconds, 3) for phase, seconds in timings.items()},
-        "features": describe_features(config, boundaries, vocabularies, num_bins_choices),
-        "column_stats": stats,
-        "parity_sample": parity_sample,
-        "drift_baseline": drift_baseline,
-        "drift": drift,
-        "collisions": collision_section(collisions),
+        "features": describe_features(config, figures.boundaries, figures.vocabularies,
+                                      figures.num_bins_choices),
+        "column_stats": figures.stats,
+        "parity_sample": summary.parity_sample,
+        "drift_baseline": figures.drift_baseline,
+        "drift": figures.drift,
+        "collisions": collision_section(figures.collisions),
     }
     notes: list[str] = []
     manifest = finite_json(manifest, "", notes)
@@ -142,15 +130,3 @@ def finite_json(value: Any, where: str, notes: list[str]) -> Any:
         return [finite_json(item, f"{where}[{index}]", notes)
                 for index, item in enumerate(value)]
     return value
-
-
-def read_manifest(output_dir: str) -> dict[str, Any]:
-    with tf.io.gfile.GFile(os.path.join(output_dir, MANIFEST)) as handle:
-        return json.load(handle)
-
-
-def read_run_config(output_dir: str) -> Config:
-    """The config a finished run was made with, as its manifest stored it."""
-    manifest = read_manifest(output_dir)
-    return parse_config(yaml.safe_load(manifest["config"]),
-                        path=os.path.join(output_dir, MANIFEST))

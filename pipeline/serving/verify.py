@@ -28,9 +28,9 @@ from apache_beam.io.filesystems import FileSystems
 from tfx_bsl.coders import example_coder
 
 from pipeline.config import Config
+from pipeline.io.layout import DATA_DIR, SERVING_DIR, read_run_config
 from pipeline.io.rows import RawBatch, RowChecker
 from pipeline.io.sources import DEFAULT_BATCH_ROWS, TFRecordReader, read_parquet
-from pipeline.job.manifest import read_run_config
 from pipeline.transform.output_specs import output_feature_spec
 from pipeline.transform.raw_specs import column_value_type, raw_schema_proto
 
@@ -98,7 +98,7 @@ def verify_rows(output_dir: str, config: Config, input_pattern: str, *, rows: in
     examples, skipped = _raw_examples(config, input_pattern, rows)
     if not examples:
         return VerifyReport(output_dir, 0, skipped, 0, dict.fromkeys(spec, 0), 0)
-    serving_dir = os.path.join(output_dir, "serving")
+    serving_dir = os.path.join(output_dir, SERVING_DIR)
     served = (process.serve(serving_dir, examples) if process is not None
               else serve_in_fresh_process(serving_dir, examples))
     served_rows = _served_rows(served, spec, len(examples))
@@ -230,7 +230,7 @@ def _served_rows(served: dict[str, np.ndarray], spec: dict, count: int) -> list[
 def _batch_chunks(output_dir: str, config: Config, spec: dict, *,
                   limit: int | None = None) -> Iterator[list[tuple]]:
     """The batch output rows (the first `limit` ones), a chunk at a time, as served rows."""
-    data = os.path.join(output_dir, "data")
+    data = os.path.join(output_dir, DATA_DIR)
     chunk_rows = min(limit or DEFAULT_BATCH_ROWS, DEFAULT_BATCH_ROWS)
     if config.output_format == "parquet":
         tables = (pa.Table.from_batches([batch]) for path in _files(data, ".parquet")

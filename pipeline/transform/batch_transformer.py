@@ -8,8 +8,6 @@ the outputs go back to Arrow through NumPy without per-row Python.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pyarrow as pa
 import tensorflow as tf
@@ -17,7 +15,6 @@ import tensorflow_transform as tft
 from tfx_bsl.public import tfxio
 
 from pipeline.config import Config
-from pipeline.job.manifest import MANIFEST, read_run_config
 from pipeline.transform.output_specs import list_layout_schema, output_feature_spec
 from pipeline.transform.raw_specs import as_lists, tensor_adapter_config
 
@@ -34,24 +31,6 @@ def check_transform_output(config: Config, transform_output_dir: str) -> tft.TFT
             f"the transform graph in {transform_output_dir} does not produce the features "
             f"of {config.path}; use the config of the run that exported it")
     return output
-
-
-def check_frozen_features(config: Config, run_dir: str) -> None:
-    """Checks the config's features are the ones the run in `run_dir` exported.
-
-    Output shapes alone miss a changed num_bins, hash_key, salt or boundary:
-    the frozen graph would apply its own while the manifest showed the new ones.
-    """
-    if not tf.io.gfile.exists(os.path.join(run_dir, MANIFEST)):
-        return
-    frozen = read_run_config(run_dir)
-    changed = [mine.name for mine, theirs in zip(config.features, frozen.features)
-               if mine != theirs]
-    if changed or len(config.features) != len(frozen.features):
-        raise GraphMismatchError(
-            f"the transform graph in {run_dir} does not produce the features of "
-            f"{config.path} (settings differ: {', '.join(changed) or 'feature list'}); "
-            "use the config of the run that exported it")
 
 
 class BatchTransformer:
