@@ -3,7 +3,7 @@
 Pure Python (no TensorFlow, no Beam): every other layer builds on it.
 """
 
-from pipeline.config.parse import (
+from pipeline.config.model import (
     DEFAULT_HASH_KEY,
     Column,
     Config,
@@ -12,9 +12,8 @@ from pipeline.config.parse import (
     Feature,
     UnknownKindError,
     Vocabulary,
-    load_config,
-    parse_config,
 )
+from pipeline.config.parser import load_config, parse_config
 
 __all__ = ["DEFAULT_HASH_KEY", "Column", "Config", "ConfigError", "DriftThresholds", "Feature",
            "UnknownKindError", "Vocabulary", "load_config", "parse_config"]
