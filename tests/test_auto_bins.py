@@ -1,4 +1,4 @@
-"""`num_bins: auto` (README "num_bins: auto"): chosen from the data, frozen, kept.
+"""`num_bins: auto` (docs/config.md "num_bins: auto"): chosen from the data, frozen, kept.
 
 One analysis run on the flights sample with four auto crosses (one over a
 quantile-bucketized feature, so its choice waits for the quantiles, one

@@ -73,7 +73,7 @@ def test_validate_prints_the_plan(capsys):
         assert feature.name in printed
 
 
-# hash_key as the edge config gives it -> the int64 TF's op gets (README "Crosses
+# hash_key as the edge config gives it -> the int64 TF's op gets (docs/config.md "Crosses
 # and input order"): 0 is TF's default key, 2**64 - 1 is -1's 64 bits.
 EDGE_HASH_KEYS = {"city_x_code": (0xDECAFCAFFE, 0xDECAFCAFFE),
                   "code_x_city_keyed": (12345, 12345), "city_x_code_one_hot": (0, 0xDECAFCAFFE),

@@ -1,4 +1,4 @@
-"""The collision report (README "Collision report") against brute-force counts.
+"""The collision report (docs/outputs.md "Collision report") against brute-force counts.
 
 The figures in manifest.json must equal what counting the output ids of the
 run by hand gives: raw values or combinations per bin, from the rows

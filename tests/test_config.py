@@ -1,4 +1,4 @@
-"""Config loading and validation (README "A config").
+"""Config loading and validation (docs/config.md "A config").
 
 Every rejected config must name the file, the key path and the problem, and
 end with a Keras-style `Received: name=value` when there is a value (a
@@ -137,7 +137,8 @@ def test_cross_hash_key_defaults_to_tf_default(tmp_path):
     (2**63, -2**63), (2**64 - 1, -1),
 ])
 def test_cross_hash_key_takes_any_64_bit_value(tmp_path, given, applied):
-    """README: 0 is TF's default key; unsigned spellings are the same 64 bits."""
+    """docs/config.md "Crosses and input order": 0 is TF's default key; unsigned spellings
+    are the same 64 bits."""
     config = make_config({"name": "c", "cross": ["carrier", "origin"], "num_bins": 10,
                           "hash_key": given})
     feature = load_config(write_config(tmp_path, config)).features[0]
@@ -329,7 +330,7 @@ def test_invalid_yaml(tmp_path):
     assert_rejected(str(path), "<file>", "is not valid YAML", received=False)
 
 
-# The drift block (README "Drift against the frozen analysis").
+# The drift block (docs/running.md "Drift against the frozen analysis").
 
 def test_drift_thresholds_apply_globally_and_per_feature(tmp_path):
     bucket = {"name": "distance_bucket", "bucketize": "distance", "num_buckets": 4}

@@ -1,4 +1,4 @@
-"""`vocabulary:` crosses and the `crosses:` shorthand in the config (README
+"""`vocabulary:` crosses and the `crosses:` shorthand in the config (docs/config.md
 "Exact ids: vocabulary crosses" and "All pairs: the crosses: shorthand")."""
 
 from __future__ import annotations

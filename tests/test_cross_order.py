@@ -1,7 +1,7 @@
-"""Crosses hash their inputs in the order the config lists them (README
+"""Crosses hash their inputs in the order the config lists them (docs/config.md
 "Crosses and input order"), and take every 64-bit hash_key TF takes.
 
-Each case is checked against the TF form the README maps it to:
+Each case is checked against the TF form docs/config.md maps it to:
 `tf.sparse.cross_hashed` with every input sparse (the listed order), the same
 op fed dense scalars and sparse sequences (matched by listing the sequences
 first), `tf.feature_column.crossed_column` over `VarLenFeature` inputs, and

@@ -1,4 +1,4 @@
-"""Drift against the frozen analysis (README "Drift against the frozen analysis").
+"""Drift against the frozen analysis (docs/running.md "Drift against the frozen analysis").
 
 The analysis run sees the first 12,000 sample flights without carrier WN.
 The shifted daily data is the other 8,000 flights (WN included) plus 1,200

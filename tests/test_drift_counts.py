@@ -1,4 +1,4 @@
-"""Value counts of categorical inputs (README "Drift against the frozen analysis").
+"""Value counts of categorical inputs (docs/running.md "Drift against the frozen analysis").
 
 The counts are merged batch by batch as Arrow arrays; they must come out as a
 plain `collections.Counter` would count them, truncation past the tracked
@@ -81,7 +81,7 @@ def test_accumulators_merge_in_order_and_empty_input_gives_nothing():
 def test_every_combine_of_the_job_reads_a_fused_step_not_a_flatten(tmp_path):
     # A Flatten in front of a combine keeps the DirectRunner from combining
     # per bundle: it buffers every batch's partial counts until the end, and
-    # memory grows with the input (README "Performance").
+    # memory grows with the input (docs/performance.md "Memory").
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 

@@ -1,4 +1,4 @@
-"""The drift math (README "Drift against the frozen analysis"), against simulation."""
+"""The drift math (docs/running.md "Drift against the frozen analysis"), against simulation."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Smoke run of the worked example on a slice of the sample.
 
-README "Do crosses help? A worked example" describes the full run.
+docs/example.md "Do crosses help? A worked example" describes the full run.
 
 `make example` runs it on the full table; here a small slice and one epoch of
 the wide model check that every feature set is featurized (train, then

@@ -1,4 +1,4 @@
-"""Each feature op against the library README "A config" says it equals.
+"""Each feature op against the library docs/config.md "What each transform means" says it equals.
 
 Expected values are computed by TensorFlow, Keras, tf.feature_column,
 scikit-learn or tf.Transform inside each test; the only hard-coded numbers are
@@ -272,7 +272,8 @@ def test_explicit_buckets_match_keras_discretization(name, boundaries, values):
                           {name: tensor})
     keras_ids = keras.layers.Discretization(bin_boundaries=boundaries)(tensor.numpy())
     np.testing.assert_array_equal(ids, keras.ops.convert_to_numpy(keras_ids))
-    # README "A config": boundaries[i-1] <= x < boundaries[i]: on a boundary goes up.
+    # docs/config.md "What each transform means": boundaries[i-1] <= x < boundaries[i]: on a
+    # boundary goes up.
     np.testing.assert_array_equal(ids, np.searchsorted(boundaries, values, side="right"))
 
 

@@ -4,7 +4,7 @@ The emulator (tests/gcs_emulator.py) is the only thing standing in for
 Google Cloud: Beam's GCS client, TensorFlow's gs:// filesystem and
 tf.Transform all do their own I/O against it. The input is a slice of the
 shipped sample; every gs:// output is compared with the same job run on the
-local disk, by parsed content. Publishing follows README "Output": written
+local disk, by parsed content. Publishing follows docs/outputs.md "Output": written
 in place, _SUCCESS last, nothing left behind by a failed run.
 """
 

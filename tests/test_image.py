@@ -1,4 +1,4 @@
-"""The Dataflow image and Flex Template, checked offline (README "Running on Dataflow").
+"""The Dataflow image and Flex Template, checked offline (docs/dataflow.md "Running on Dataflow").
 
 Static: the Dockerfile builds on the Beam SDK image of the Beam version
 setup.py pins, for Python 3.11, and carries the template launcher; every

@@ -67,7 +67,7 @@ def _one_per_row(tensor) -> tf.SparseTensor:
 
 
 def tf_cross(feature: Feature, inputs: list, *, all_sparse: bool = True):
-    """`tf.sparse.cross_hashed` in one of the two TF forms README "Crosses and
+    """`tf.sparse.cross_hashed` in one of the two TF forms docs/config.md "Crosses and
     input order" maps to a config: every input sparse, or dense scalars."""
     if all_sparse and feature.is_sequence:
         fed = [x if isinstance(x, tf.SparseTensor) else _one_per_row(x) for x in inputs]
@@ -246,7 +246,7 @@ def test_batch_equals_farmhash_reference(case):
 
 
 def test_mixed_crosses_match_tfs_dense_and_sparse_form_only_sequences_first(case):
-    """README "Crosses and input order": a TF pipeline that fed scalars dense and
+    """docs/config.md "Crosses and input order": a TF pipeline that fed scalars dense and
     sequences sparse is matched by the config that lists the sequences first;
     listed otherwise, the ids differ from that form (they follow the list)."""
     mixed = [f for f in case.config.features if f.kind == "cross" and f.is_sequence

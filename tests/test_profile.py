@@ -1,4 +1,5 @@
-"""`featurecross profile` (README "Profile") on the flights sample, against counts by hand."""
+"""`featurecross profile` (docs/outputs.md "Profile") on the flights sample, against counts by
+hand."""
 
 from __future__ import annotations
 

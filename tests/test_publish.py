@@ -1,4 +1,5 @@
-"""The publish protocol (README "Output"): OUT is complete exactly when OUT/_SUCCESS exists.
+"""The publish protocol (docs/outputs.md "Output"): OUT is complete exactly when OUT/_SUCCESS
+exists.
 
 Local runs stage and rename, then write _SUCCESS; object-store runs write in
 place (tested here on a local directory, and for real on gs:// in

@@ -1,4 +1,4 @@
-"""Reruns are reproducible (README "Reproducible reruns").
+"""Reruns are reproducible (docs/outputs.md "Reproducible reruns").
 
 The same input and config give byte-identical `data/` files on a rerun, on
 the multi-threaded DirectRunner and on the multi_processing DirectRunner,

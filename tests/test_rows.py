@@ -1,7 +1,7 @@
 """RowChecker on hand-built Arrow batches, no Beam: what is clean, what is invalid, and why.
 
 Expected clean values are written out from the inputs and the config's
-defaults (README "A config": a null cell takes the default, a missing
+defaults (docs/config.md "Missing and invalid values": a null cell takes the default, a missing
 sequence is empty); expected invalid rows name the file, the row's position
 in the file and the column.
 """

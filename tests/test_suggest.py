@@ -1,4 +1,5 @@
-"""`featurecross suggest --label COL` (README "Suggest") on data with a planted interaction.
+"""`featurecross suggest --label COL` (docs/outputs.md "Suggest") on data with a planted
+interaction.
 
 The label is x1 XOR x2 (10% noise): neither input says anything about it
 alone, together they say most of it. m1 and m2 are noisy copies of the label

@@ -1,4 +1,4 @@
-"""Vocabulary crosses (README "Exact ids: vocabulary crosses").
+"""Vocabulary crosses (docs/config.md "Exact ids: vocabulary crosses").
 
 The reference is a plain tf.Transform pipeline written here by hand, which
 never touches the project: every raw column read as a sparse tensor (so

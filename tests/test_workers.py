@@ -6,7 +6,7 @@ Beam worker pool (`worker_pool_main`) started from a fresh virtualenv that
 holds only the project's built wheel and its pinned dependencies
 (tests/worker_pool.py), driven with `--runner PortableRunner --job_endpoint
 embed --environment_type EXTERNAL`. Its `data/` files must be byte-identical
-to the DirectRunner run's (README "Reproducible reruns"); the parsed content
+to the DirectRunner run's (docs/outputs.md "Reproducible reruns"); the parsed content
 is compared too, so a failure says whether rows or only bytes differ. The
 multi_processing DirectRunner's bytes are test_reproducible.py's.
 """

@@ -1,4 +1,4 @@
-"""The config's data model: what a loaded config is (README "A config").
+"""The config's data model: what a loaded config is (docs/config.md "A config").
 
 Frozen dataclasses, the constants they and the parser share, and the errors;
 no parsing here, so every layer of the pipeline can depend on this alone.
@@ -113,7 +113,7 @@ class Feature:
 
     @property
     def auto_num_bins(self) -> bool:
-        """`num_bins: auto`: the analysis pass picks it (README "num_bins: auto")."""
+        """`num_bins: auto`: the analysis pass picks it (docs/config.md "num_bins: auto")."""
         return self.max_collision_rate is not None
 
     @property
@@ -126,7 +126,7 @@ class Feature:
 
         As in TF's Python API, 0 means the default key; a key from 2**63 up is
         the unsigned spelling of 64 bits TF takes as the negative int64 with
-        the same bits (README "Crosses and input order").
+        the same bits (docs/config.md "Crosses and input order").
         """
         key = self.hash_key or DEFAULT_HASH_KEY
         return key - 2**64 if key > MAX_INT64 else key
@@ -166,7 +166,7 @@ class DriftThresholds:
     """The `drift:` block: thresholds a transform-only run's data is held to.
 
     `gate` is True when the config has the block: crossing a threshold then
-    fails the run (README "Drift against the frozen analysis").
+    fails the run (docs/running.md "Drift against the frozen analysis").
     """
     max_unseen_rate: float = DEFAULT_DRIFT["max_unseen_rate"]
     max_psi: float = DEFAULT_DRIFT["max_psi"]

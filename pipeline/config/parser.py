@@ -1,4 +1,4 @@
-"""Parses `features:` and `crosses:` and assembles the Config (README "A config").
+"""Parses `features:` and `crosses:` and assembles the Config (docs/config.md "A config").
 
 The entry point (`load_config`, `parse_config`). Everything is checked here,
 once, before any data is read: a config that loads is a config the pipeline

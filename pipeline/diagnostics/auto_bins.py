@@ -6,7 +6,7 @@ round size whose exact collision rate on them is at most
 `max_collision_rate`; tf.Transform freezes it into `transform_fn/` as a
 constant. How it was chosen is recorded next to the graph, in
 `transform_fn/assets.extra/num_bins.json`, which transform-only runs carry
-along with the graph (README "num_bins: auto").
+along with the graph (docs/config.md "num_bins: auto").
 """
 
 from __future__ import annotations

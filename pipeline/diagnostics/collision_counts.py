@@ -7,8 +7,8 @@ count; `CountCollisions` merges those across the job (`collisions.KeyCounts`)
 and writes into the output directory the collision figures
 (`collisions.json`, for `manifest.json` and `report/`) and, while counted
 exactly, the distinct keys themselves (`combinations.npz`, for the drift
-baseline). One fingerprint pass serves both (README "Collision report",
-"Drift against the frozen analysis").
+baseline). One fingerprint pass serves both (docs/outputs.md "Collision report",
+docs/running.md "Drift against the frozen analysis").
 """
 
 from __future__ import annotations

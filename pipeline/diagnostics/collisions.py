@@ -5,7 +5,7 @@ fingerprint modulo `num_bins`. Given the distinct fingerprints, the figures
 are exact: distinct keys, bins used, the share of keys that share their bin
 with another key, and rows per bin. `KeyCounts` gathers them mergeably (a
 Beam accumulator); above `EXACT_LIMIT` distinct keys it switches to an
-Apache DataSketches CPC sketch, and the figures say so (README "Collision
+Apache DataSketches CPC sketch, and the figures say so (docs/outputs.md "Collision
 report").
 """
 

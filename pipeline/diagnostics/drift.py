@@ -1,7 +1,7 @@
 """Drift of a transform-only run's data against the frozen analysis run: the math.
 
 An analysis run keeps a baseline of what its data looked like through the
-graph it froze (README "Drift against the frozen analysis"); every later
+graph it froze (docs/running.md "Drift against the frozen analysis"); every later
 transform-only run measures the same on its own data and compares:
 
 - hashed features (cross, hash): the unseen rate, the share of today's

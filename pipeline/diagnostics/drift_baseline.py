@@ -8,7 +8,7 @@ inputs their top values. An analysis run stores its summary as the
 baseline: figures in `manifest.json` (`drift_baseline`), arrays in
 `OUT/report/drift_baseline.npz`. A transform-only run carries the frozen
 run's baseline forward unchanged and compares its own summary with it
-(`pipeline.diagnostics.drift`). README "Drift against the frozen analysis".
+(`pipeline.diagnostics.drift`). docs/running.md "Drift against the frozen analysis".
 """
 
 from __future__ import annotations

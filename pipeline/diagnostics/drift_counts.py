@@ -7,7 +7,7 @@ batch) and value counts of each categorical input of a hashed feature (from
 the checked raw batch, on the dictionary encoding the combination counts
 share). The distinct raw combinations of each hashed feature, with their
 bins and rows, come from the collision counts (`pipeline.diagnostics.collision_counts`):
-one fingerprint pass serves both. README "Drift against the frozen analysis".
+one fingerprint pass serves both. docs/running.md "Drift against the frozen analysis".
 """
 
 from __future__ import annotations

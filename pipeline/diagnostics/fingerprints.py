@@ -5,7 +5,7 @@ combination) modulo `num_bins`. Counting distinct fingerprints (not bins)
 tells how many raw values or combinations there were, how many the modulo
 put together (the collision report) and whether today's occurred at
 analysis time (drift). This is the one module that computes them, with
-NumPy over whole Arrow batches; the ids are TF's own (README "Collision
+NumPy over whole Arrow batches; the ids are TF's own (docs/outputs.md "Collision
 report"):
 
 - a cross: FarmHash Fingerprint64 per string, int64 values as their 64 bits,
@@ -173,7 +173,8 @@ class ListColumn:
 
 class BatchColumns:
     """The `ListColumn`s of one batch, raw columns first, built once however many
-    counts read them (README "Collision report", "Drift against the frozen analysis")."""
+    counts read them (docs/outputs.md "Collision report", docs/running.md "Drift against the frozen
+    analysis")."""
 
     def __init__(self, raw: pa.RecordBatch, transformed: pa.RecordBatch,
                  memos: dict[str, FingerprintMemo] | None = None) -> None:

@@ -3,8 +3,8 @@
 The collision section's figures come from `collision_counts` (exact or
 sketched, as each row says), with one occupancy PNG per feature; it lists
 the worst features first, so the one losing most to its modulo is at the
-top (README "Collision report"). A transform-only run adds the "Drift"
-section (`drift_report`; README "Drift against the frozen analysis").
+top (docs/outputs.md "Collision report"). A transform-only run adds the "Drift"
+section (`drift_report`; docs/running.md "Drift against the frozen analysis").
 """
 
 from __future__ import annotations

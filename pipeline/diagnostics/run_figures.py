@@ -3,7 +3,7 @@
 The pipeline steps leave their figures as side files in the work directory;
 `collect` reads each back once, in one place, and derives the drift
 baseline and verdict from them. The manifest and the report both take the
-resulting `RunFigures` (README "Output").
+resulting `RunFigures` (docs/outputs.md "Output").
 """
 
 from __future__ import annotations

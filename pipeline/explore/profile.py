@@ -4,7 +4,7 @@ A Beam pipeline (so it runs where `run` runs) over the config's input:
 per categorical input column (string and int columns of the schema) its
 cardinality, null share and top values; per cross and hash the exact
 collision figures at its num_bins and the smallest round num_bins for 1%,
-5% and `--max-collision-rate` (README "Profile"). The crosses are computed
+5% and `--max-collision-rate` (docs/outputs.md "Profile"). The crosses are computed
 by the config's own transform graph, analysed on the same data, so crosses
 over bucketized or hashed features are profiled as `run` would build them.
 Nothing is written but the figures.

@@ -9,7 +9,7 @@ halves, conditional label distributions (smoothed toward the label's
 marginal) are fitted on one half and scored by cross-entropy on the other,
 and the two directions are averaged. A part's information counts as zero
 when it is negative held out (it overfits). A pair of noise columns then
-scores at or below zero, however many values they have (README "Suggest").
+scores at or below zero, however many values they have (docs/outputs.md "Suggest").
 
 Candidates: every pair of the schema's scalar string and int columns and
 the config's bucketized features, plus the config's own crosses, leaving out

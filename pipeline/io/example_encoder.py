@@ -1,6 +1,6 @@
 """Serializes list-layout record batches as tf.Examples, a whole batch at a time.
 
-featurecross writes lists of int64, float32 and bytes (README "Output"). For
+featurecross writes lists of int64, float32 and bytes (docs/outputs.md "Output"). For
 these, a tf.train.Example's protobuf wire format is a fixed pattern of tags,
 varint lengths and the values themselves, and everything before a feature's
 values depends only on their byte length. So a batch is encoded with NumPy:

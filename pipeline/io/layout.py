@@ -1,6 +1,6 @@
 """Every name inside an output directory, and reading a finished one back.
 
-One module owns the layout (README "Output") so that the writers, the
+One module owns the layout (docs/outputs.md "Output") so that the writers, the
 readers (`verify`, `--transform-fn`, the drift gate) and the summary agree
 on it; nothing else spells these names.
 """

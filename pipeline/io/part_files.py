@@ -9,7 +9,7 @@ reader in order and pass the fused check and transform steps in that order,
 so a part file's bytes depend only on the input. Files are numbered at the end
 in input order. Should a runner ever hand a read's batches over out of order,
 the writer starts a new file there instead of mixing them: the content stays
-equal even where the bytes could not (README "Reproducible reruns").
+equal even where the bytes could not (docs/outputs.md "Reproducible reruns").
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Stats, drift counts, collision figures and vocabulary coverage are each
 combined inside the pipeline and written as one file; the driver reads each
-once, after the pipeline, and removes it, so OUT holds only what README
+once, after the pipeline, and removes it, so OUT holds only what docs/outputs.md
 "Output" lists. Paths go through `tf.io.gfile`, so gs:// run directories work too.
 """
 

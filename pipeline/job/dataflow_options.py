@@ -3,7 +3,7 @@
 Dataflow workers cannot see the driver's disk, and a job without a project,
 a region or a gs:// temp location does not fail at once: it retries for
 minutes. So `featurecross run --runner DataflowRunner` checks these first
-and names every missing or wrong option in one error (README "Running on
+and names every missing or wrong option in one error (docs/dataflow.md "Running on
 Dataflow").
 """
 

@@ -1,6 +1,6 @@
 """A transform-only run's frozen graph: checked, fitted to the config, carried along.
 
-README "Running": `--transform-fn DIR` applies the graph an earlier, complete
+docs/running.md "Running": `--transform-fn DIR` applies the graph an earlier, complete
 run exported; the new output carries a copy of it, so the next day's run can
 freeze this one in turn.
 """

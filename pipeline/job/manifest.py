@@ -78,7 +78,8 @@ def describe_features(config: Config, boundaries: dict[str, list[float]],
 
 
 def collision_section(collisions: dict[str, dict] | None) -> dict[str, Any] | None:
-    """Per hashed feature, its collision figures (README "Collision report"); None if off."""
+    """Per hashed feature, its collision figures (docs/outputs.md "Collision report"); None if
+    off."""
     if collisions is None:
         return None
     return {"exact_limit": EXACT_LIMIT,

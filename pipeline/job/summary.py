@@ -1,4 +1,5 @@
-"""What a finished run prints: the summary lines and the drift verdict (README "Running")."""
+"""What a finished run prints: the summary lines and the drift verdict (docs/running.md
+"Running")."""
 
 from __future__ import annotations
 

@@ -36,7 +36,7 @@ from pipeline.transform.raw_specs import column_value_type, raw_schema_proto
 
 # Runs in a fresh interpreter: only TensorFlow, the SavedModel and the examples.
 # It imports TensorFlow first and then waits for its job on stdin, so a run can
-# start it early and have it ready when serving/ is (README "The parity sample").
+# start it early and have it ready when serving/ is (docs/running.md "The parity sample").
 SERVE_SCRIPT = """
 import sys
 import numpy as np
@@ -89,7 +89,7 @@ def verify_rows(output_dir: str, config: Config, input_pattern: str, *, rows: in
     """Serves the first `rows` valid input rows and looks for them in the batch output.
 
     With `leading_batch_rows_only` only the first `rows` batch rows are
-    searched: part files follow the input order (README "Output"), so those
+    searched: part files follow the input order (docs/outputs.md "Output"), so those
     are the served rows' batch rows, and the check costs the same on any
     output size. A run checks its own output this way before publishing it,
     with a `process` it started early.

@@ -2,8 +2,8 @@
 
 `make_preprocessing_fn(config)` returns the tf.Transform `preprocessing_fn`.
 Its graph is exported as `transform_fn/` and is the only code that computes
-features, in batch and in serving. Each op is the one README "A config" names,
-so ids agree bit for bit with Keras `HashedCrossing`/`Hashing` and
+features, in batch and in serving. Each op is the one docs/config.md "What each transform means"
+names, so ids agree bit for bit with Keras `HashedCrossing`/`Hashing` and
 `tf.feature_column`'s hashed columns.
 
 Tensors seen here: a scalar column is a dense `[batch]` tensor, a sequence
@@ -42,7 +42,7 @@ def cross_inputs(inputs: list[Tensor]) -> list[Tensor]:
 
     The kernel hashes SparseTensor inputs before dense ones whatever the
     list order, so when any input is a sequence every scalar input goes in
-    as a one-value-per-row SparseTensor too (README "Crosses and input
+    as a one-value-per-row SparseTensor too (docs/config.md "Crosses and input
     order"). All-scalar inputs go in dense, as Keras `HashedCrossing` does.
     """
     if not any(isinstance(x, tf.SparseTensor) for x in inputs):
