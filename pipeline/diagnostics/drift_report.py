@@ -4,7 +4,7 @@ Every figure of the manifest's `drift` section, written on every
 transform-only run whether or not a threshold was crossed; crossings come
 first, each naming the feature, the figure and the threshold (docs/running.md "Drift
 against the frozen analysis"). `pipeline.diagnostics.report` puts it on the one page,
-after the collision report.
+above the collision report.
 """
 
 from __future__ import annotations
