@@ -41,6 +41,7 @@ data/full/flights.parquet: | install
 
 bench: install
 	$(PY) bench/run_bench.py
+	$(PY) bench/width.py
 
 clean:
 	rm -rf out build *.egg-info .pytest_cache
