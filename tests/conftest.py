@@ -4,9 +4,12 @@ The flights runs use configs/flights.yaml on the shipped sample; the edge
 runs use tests/edge_data.py's edge-value set and config. Tests must not
 change these outputs: copy one first (see test_verify.py) to tamper with it.
 
-At the end of a run, a summary says where the time went: the shared runs
-below, the tests marked `external` (they start an outside system: the gs://
-emulator, a worker pool's virtualenv, the image's launcher run), and the rest.
+The tests are sorted by cost into folders: unit/ runs no pipeline (and so
+never asks for these fixtures), jobs/ runs the job in-process or as a
+subprocess, external/ starts an outside system (the gs:// emulator, a worker
+pool's virtualenv, the image's launcher run, the worked example; marked
+`external`). The session runs cheapest group first, and ends with a summary
+of where the time went: the shared runs below, then unit, jobs and external.
 """
 
 from __future__ import annotations
@@ -110,13 +113,33 @@ def gcs():
     emulator.stop()
 
 
-# --- where the time went -------------------------------------------------------
+# --- the groups, and where the time went -------------------------------------
 # A plugin, not conftest hooks: session fixtures are set up by the session node,
 # which this directory's conftest hooks do not see. Each report carries what the
 # summary needs in its user_properties.
 
+TESTS = pathlib.Path(__file__).resolve().parent
+GROUPS = ("unit", "jobs", "external")  # folders under tests/, cheapest first
+
+
+def group_of(path) -> str:
+    """The folder under tests/ that a test file is in, if it is one of GROUPS."""
+    try:
+        folder = pathlib.Path(path).resolve().relative_to(TESTS).parts[0]
+    except ValueError:
+        return "other"
+    return folder if folder in GROUPS else "other"
+
+
 def pytest_configure(config):
     config.pluginmanager.register(TimeByGroup(), "featurecross-time-by-group")
+
+
+def pytest_collection_modifyitems(items):
+    """Cheapest group first (collected by name, external/ would come first), so a
+    unit failure shows before the jobs run; the order within a group is kept."""
+    rank = {group: index for index, group in enumerate(GROUPS)}
+    items.sort(key=lambda item: rank.get(group_of(item.path), len(GROUPS)))
 
 
 class TimeByGroup:
@@ -136,6 +159,7 @@ class TimeByGroup:
         report = outcome.get_result()
         report.user_properties += [("shared_run", run) for run in self.shared_runs_set_up]
         self.shared_runs_set_up.clear()
+        report.user_properties.append(("group", group_of(item.path)))
         external = item.get_closest_marker("external")
         if external:
             report.user_properties.append(("external", external.args[0]))
@@ -144,22 +168,30 @@ class TimeByGroup:
         """Seconds of setup + call + teardown by group; a shared run counts apart from
         the test that first needed it."""
         groups: collections.Counter = collections.Counter()
+        tests: dict[str, set] = collections.defaultdict(set)
         files: dict[str, set] = collections.defaultdict(set)
+        systems: collections.Counter = collections.Counter()  # external seconds by system
         shared: collections.Counter = collections.Counter()
+        misplaced: set[str] = set()  # unit tests that set up a shared run
         for reports in terminalreporter.stats.values():
             for report in reports:
                 if getattr(report, "when", None) not in ("setup", "call", "teardown"):
                     continue
+                properties = report.user_properties
+                group = next((v for k, v in properties if k == "group"), "other")
+                system = next((v for k, v in properties if k == "external"), None)
                 seconds = report.duration
-                group = "other tests"
-                for key, value in report.user_properties:
+                for key, value in properties:
                     if key == "shared_run":
                         shared[value[0]] += value[1]
                         seconds -= value[1]
-                    elif key == "external":
-                        group = f"external: {value}"
+                        if group == "unit":
+                            misplaced.add(f"{report.nodeid} ({value[0]})")
                 groups[group] += seconds
+                tests[group].add(report.nodeid)
                 files[group].add(report.nodeid.split("::")[0])
+                if group == "external":
+                    systems[system or "not marked external"] += seconds
         if not groups:
             return
         write = terminalreporter.write_line
@@ -168,6 +200,16 @@ class TimeByGroup:
                 if seconds >= 0.05]
         write(f"{sum(shared.values()):7.1f}  shared session runs (conftest.py): "
               + ", ".join(runs))
-        for group, seconds in sorted(groups.items(), key=lambda item: item[0] == "other tests"):
-            named = "" if group == "other tests" else f" ({', '.join(sorted(files[group]))})"
-            write(f"{seconds:7.1f}  {group}{named}")
+        for group in [*GROUPS, "other"]:
+            if group not in groups:
+                continue
+            where = "elsewhere" if group == "other" else f"tests/{group}/"
+            line = (f"{groups[group]:7.1f}  {group}: {len(tests[group])} tests in "
+                    f"{len(files[group])} files ({where})")
+            if group == "external":
+                line += ": " + ", ".join(f"{system} {seconds:.1f}"
+                                         for system, seconds in systems.most_common())
+            write(line)
+        if misplaced:
+            write("unit tests that set up a shared run (they belong in tests/jobs/): "
+                  + ", ".join(sorted(misplaced)), yellow=True)

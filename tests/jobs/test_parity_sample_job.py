@@ -12,7 +12,6 @@ import json
 import shutil
 
 import pyarrow.parquet as pq
-import pytest
 import tensorflow as tf
 
 import pipeline.job.run
@@ -71,11 +70,3 @@ def test_the_parity_sample_catches_a_tampered_serving_graph(tmp_path, monkeypatc
     assert f"route ({tampered_rows} rows)" in error and "nothing was published" in error
     assert not out.exists()
     assert not list(tmp_path.glob("out.tmp-*"))  # the staging directory is gone too
-
-
-@pytest.mark.parametrize("value", ["-1", "many"])
-def test_verify_rows_must_be_a_count(value, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        run_cli("run", "--config", FLIGHTS_CONFIG, "--verify-rows", value)
-    assert exit_info.value.code == 2
-    assert "--verify-rows" in capsys.readouterr().err

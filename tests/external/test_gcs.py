@@ -141,6 +141,6 @@ def test_a_gcs_run_failing_on_a_bad_row_leaves_no_success_and_no_files(gcs, gcs_
     tf.io.gfile.copy(str(tmp_path / "bad.parquet"), bad, overwrite=True)
     out = f"{gcs.bucket}/runs/failed"
     assert run_cli("run", "--config", FLIGHTS_CONFIG, "--input", bad, "--output", out,
-                   "--transform-fn", gcs_run) == 1
+                   "--transform-fn", gcs_run, *NO_PARITY_SAMPLE) == 1
     assert f"{bad}: row 7: column 'carrier'" in capsys.readouterr().err
     assert listing(out) == []

@@ -18,31 +18,10 @@ import pyarrow.parquet as pq
 import pytest
 import tensorflow as tf
 
-from pipeline.config import ConfigError, parse_config
 from pipeline.diagnostics.collisions import round_sizes
 from tests.farmhash_reference import cross_hash
-from tests.support import SAMPLE_PARQUET, run_cli
+from tests.support import AUTO_BINS_CONFIG, SAMPLE_PARQUET, run_cli
 
-CONFIG = f"""
-input: {{format: parquet, pattern: {SAMPLE_PARQUET}}}
-schema:
-  carrier:  {{type: string}}
-  origin:   {{type: string}}
-  dest:     {{type: string}}
-  tailnum:  {{type: string, default: ""}}
-  distance: {{type: float}}
-features:
-  - {{name: route, cross: [origin, dest], num_bins: auto, max_collision_rate: 0.01}}
-  - {{name: distance_bucket, bucketize: distance, num_buckets: 10}}
-  - {{name: tail_x_distance, cross: [tailnum, distance_bucket], num_bins: auto,
-     max_collision_rate: 0.05}}
-  - {{name: carrier_x_route, cross: [carrier, route], num_bins: auto, max_collision_rate: 0.2}}
-  - {{name: carrier_origin_vocab, cross: [carrier, origin], vocabulary: {{top_k: 40}}}}
-crosses:
-  - {{all_of: [carrier, dest], num_bins: auto, max_collision_rate: 0.02}}
-keep: [carrier, origin, dest, tailnum, distance]
-output: {{format: parquet}}
-"""
 AUTO = ("route", "tail_x_distance", "carrier_x_route", "carrier_x_dest")  # the last from crosses:
 VOCABULARY = "carrier_origin_vocab"  # exact ids: no collision figures, no drift keys
 
@@ -52,7 +31,7 @@ def runs(tmp_path_factory):
     """(analysis run OUT, transform-only run OUT) on the flights sample."""
     root = tmp_path_factory.mktemp("auto_bins")
     config = root / "auto.yaml"
-    config.write_text(CONFIG)
+    config.write_text(AUTO_BINS_CONFIG)
     assert run_cli("run", "--config", config, "--output", root / "a") == 0
     assert run_cli("run", "--config", config, "--output", root / "b",
                    "--transform-fn", root / "a") == 0
@@ -162,41 +141,3 @@ def test_serving_agrees_with_the_batch_output(runs, capsys):
     out, _ = runs
     assert run_cli("verify", out, "--input", SAMPLE_PARQUET, "--rows", 300) == 0
     assert "mismatch" not in capsys.readouterr().out.lower().replace("0 mismatching", "")
-
-
-def test_validate_shows_auto(tmp_path, capsys):
-    config = tmp_path / "auto.yaml"
-    config.write_text(CONFIG)
-    assert run_cli("validate", "--config", config) == 0
-    text = capsys.readouterr().out
-    assert "route: cross origin x dest -> auto bins" in text
-    assert "analysis pass: yes (quantiles, vocabularies, num_bins: auto)" in text
-
-
-BASE = """
-input: {format: parquet}
-schema: {a: {type: string}, b: {type: string}}
-features:
-"""
-
-
-@pytest.mark.parametrize("feature, key, fragment", [
-    ("{name: x, cross: [a, b], num_bins: auto}", "features[0].max_collision_rate",
-     "is required with num_bins: auto"),
-    ("{name: x, cross: [a, b], num_bins: auto, max_collision_rate: 1.5}",
-     "features[0].max_collision_rate", "between 0 and 1"),
-    ("{name: x, cross: [a, b], num_bins: auto, max_collision_rate: 0.01, output: one_hot}",
-     "features[0].output", "needs output: int"),
-    ("{name: x, cross: [a, b], num_bins: 100, max_collision_rate: 0.01}",
-     "features[0].max_collision_rate", "applies to num_bins: auto only"),
-    ("{name: x, hash: a, num_bins: auto}", "features[0].num_bins", "auto applies to crosses"),
-    ("{name: x, cross: [a, b], num_bins: automatic, max_collision_rate: 0.01}",
-     "features[0].num_bins", "must be an integer"),
-], ids=["no-rate", "rate-out-of-range", "one-hot", "rate-without-auto", "hash", "typo"])
-def test_auto_config_errors(feature, key, fragment):
-    import yaml
-    with pytest.raises(ConfigError) as error:
-        parse_config(yaml.safe_load(BASE + f"  - {feature}\n"), path="c.yaml")
-    assert error.value.key == key
-    assert fragment in str(error.value)
-    assert str(error.value).startswith(f"c.yaml: {key}: ")

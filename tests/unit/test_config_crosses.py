@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.config import ConfigError, Vocabulary, load_config
 from tests.support import run_cli
-from tests.test_config import (
+from tests.unit.test_config import (
     BASE_CONFIG,
     assert_config_rejected,
     make_config,

@@ -17,6 +17,8 @@ import pytest
 
 from tests.support import REPO, SAMPLE_PARQUET
 
+pytestmark = pytest.mark.external("the worked example (featurizes and trains)")
+
 
 @pytest.fixture(scope="module")
 def example():

@@ -19,7 +19,7 @@ from apache_beam.testing.test_pipeline import TestPipeline as BeamPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.config import load_config, parse_config
-from pipeline.diagnostics.stats import STATS_FILE, WriteFeatureStats, batch_stats
+from pipeline.diagnostics.stats import STATS_FILE, WriteFeatureStats
 from pipeline.io.rows import InvalidInputError, Position, RawBatch, RowChecker
 from pipeline.io.sources import ReadRawBatches, read_parquet
 from pipeline.job.steps import (
@@ -127,16 +127,6 @@ def test_feature_stats_merge_batches_into_the_whole_columns(tmp_path):
                              "mean": pytest.approx(2.0)}
     assert stats["pair"] == {"rows": 3, "empty_rows": 0, "values": 6, "min": pair.min(),
                              "max": pair.max(), "mean": pytest.approx(pair.mean())}
-
-
-def test_batch_stats_count_empty_rows_and_skip_min_max_of_strings():
-    batch = pa.RecordBatch.from_pydict({
-        "ids": pa.array([[1, 2], [], [5]], pa.large_list(pa.int64())),
-        "text": pa.array([[b"x"], [b"y"], []], pa.large_list(pa.large_binary()))})
-    stats = batch_stats(batch)
-    assert stats["ids"] == {"rows": 3, "empty_rows": 1, "values": 3, "min": 1, "max": 5,
-                            "sum": 8.0}
-    assert stats["text"] == {"rows": 3, "empty_rows": 1, "values": 2}
 
 
 def test_write_transformed_writes_parquet_in_the_documented_layout(tmp_path):

@@ -2,7 +2,9 @@
 
 Expected values are computed by TensorFlow, Keras, tf.feature_column,
 scikit-learn or tf.Transform inside each test; the only hard-coded numbers are
-the Keras docs' golden values, pinned because hash drift is silent.
+the Keras docs' golden values, pinned because hash drift is silent. The
+quantile buckets, which need a tf.Transform analysis (a Beam job), are
+tests/jobs/test_features_job.py's.
 """
 
 from __future__ import annotations
@@ -14,14 +16,10 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-import tensorflow_transform as tft
-import tensorflow_transform.beam as tft_beam
 import tf_keras
 from sklearn.preprocessing import PolynomialFeatures
 
-from pipeline.config import parse_config
-from pipeline.transform.features import compute_feature, encode, make_preprocessing_fn
-from pipeline.transform.raw_specs import raw_feature_spec
+from pipeline.transform.features import compute_feature, encode
 from tests.support import (
     EDGE_INTS,
     EDGE_STRINGS,
@@ -363,50 +361,10 @@ def test_sequence_cross_multi_hot_sparse_equals_dense():
     np.testing.assert_array_equal(encodings[0], tf.sparse.to_dense(encodings[1]))
 
 
-# --- tf.Transform ---------------------------------------------------------------
-
-def test_quantile_buckets_follow_tft_boundaries(tmp_path):
-    num_buckets = 4
-    config = parse_config({
-        "input": {"format": "parquet"},
-        "schema": {"origin": {"type": "string"}, "distance": {"type": "float"}},
-        "features": [
-            {"name": "distance_bucket", "bucketize": "distance", "num_buckets": num_buckets},
-            {"name": "origin_x_distance", "cross": ["origin", "distance_bucket"],
-             "num_bins": 100},
-        ]}, path="test.yaml")
-    preprocessing_fn = make_preprocessing_fn(config)
-
-    def with_boundaries(inputs: dict) -> dict:
-        outputs = preprocessing_fn(inputs)
-        # The analyzer tft.bucketize runs, with its default epsilon.
-        boundaries = tft.quantiles(inputs["distance"], num_buckets,
-                                   epsilon=min(1.0 / num_buckets, 0.01))
-        outputs["boundaries"] = tf.tile(boundaries, [tf.shape(inputs["distance"])[0], 1])
-        return outputs
-
-    rows = [{"origin": o, "distance": float(d)}
-            for o, d in zip(["JFK", "LGA", "EWR"] * 14, range(0, 1260, 30))]
-    metadata = tft.DatasetMetadata.from_feature_spec(raw_feature_spec(config))
-    with tft_beam.Context(temp_dir=str(tmp_path)):
-        (transformed, _), _ = ((rows, metadata)
-                               | tft_beam.AnalyzeAndTransformDataset(with_boundaries))
-    boundaries = np.asarray(transformed[0]["boundaries"])
-    assert len(boundaries) == num_buckets - 1 and np.all(np.diff(boundaries) > 0)
-    buckets = [int(r["distance_bucket"]) for r in transformed]
-    distances = [r["distance"] for r in rows]
-    assert buckets == np.searchsorted(boundaries, distances, side="right").tolist()
-    assert sorted(set(buckets)) == list(range(num_buckets))
-    crossed = tf.sparse.cross_hashed([tf.constant([[r["origin"]] for r in rows]),
-                                      tf.constant([[b] for b in buckets], tf.int64)],
-                                     num_buckets=100)
-    assert [int(r["origin_x_distance"]) for r in transformed] == crossed.values.numpy().tolist()
-
-
 def test_every_kind_dispatch_raises_on_an_unknown_kind():
     """A kind added to the config without teaching these about it must fail loudly."""
-    from pipeline.cli import main as cli
     from pipeline.config import UnknownKindError
+    from pipeline.config.plan import describe
     from pipeline.transform import output_specs as outputs
     for kind_of in ({"product": ["x", "y"]}, {"polynomial": ["x", "y"]}):
         unknown = dataclasses.replace(make_feature(kind_of), kind="embedding")
@@ -415,4 +373,4 @@ def test_every_kind_dispatch_raises_on_an_unknown_kind():
         with pytest.raises(UnknownKindError, match="'embedding'"):
             outputs._feature_spec(unknown)
         with pytest.raises(UnknownKindError, match="'embedding'"):
-            cli._describe(unknown)
+            describe(unknown)

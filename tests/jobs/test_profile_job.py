@@ -1,5 +1,7 @@
-"""`featurecross profile` (docs/outputs.md "Profile") on the flights sample, against counts by
-hand."""
+"""`featurecross profile` (docs/outputs.md "Profile") on the flights sample, against counts by hand.
+
+Its usage errors, before any pipeline, are tests/unit/test_profile.py's.
+"""
 
 from __future__ import annotations
 
@@ -87,16 +89,3 @@ def test_terminal_tables_show_inputs_and_features(profiled):
     assert "bins@0.02" in text
     route = next(line for line in text.splitlines() if line.strip().startswith("route "))
     assert "10,000" in route and "212" in route
-
-
-def test_profile_names_an_input_that_matches_nothing(tmp_path, capsys):
-    assert run_cli("profile", "--config", FLIGHTS_CONFIG,
-                   "--input", tmp_path / "nothing-*.parquet") == 1
-    assert "no files match the input pattern" in capsys.readouterr().err
-
-
-def test_profile_rejects_a_bad_rate(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        run_cli("profile", "--config", FLIGHTS_CONFIG, "--max-collision-rate", "5")
-    assert exit_info.value.code == 2
-    assert "must be a number between 0 and 1, got 5" in capsys.readouterr().err

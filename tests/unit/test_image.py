@@ -3,24 +3,19 @@
 Static: the Dockerfile builds on the Beam SDK image of the Beam version
 setup.py pins, for Python 3.11, and carries the template launcher; every
 template parameter is a real `featurecross run` flag, with help and regexes
-that accept and refuse what they should. Dynamic: the template's program run
-the way the launcher runs it (`python FILE --name=value ...`) on the
-DirectRunner.
+that accept and refuse what they should. The template's program run the way
+the launcher runs it is tests/external/test_image_launcher.py's.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 
 from pipeline.cli.main import _parser
-from pipeline.io.publish import SUCCESS
-from tests.support import REPO, SAMPLE_TFRECORD, tfrecord_content
+from tests.support import REPO
 
 METADATA = json.loads((REPO / "configs" / "flex_template_metadata.json").read_text())
 PARAMETERS = {p["name"]: p for p in METADATA["parameters"]}
@@ -48,7 +43,7 @@ def test_the_image_is_the_beam_sdk_image_of_the_pinned_beam_for_python_3_11():
 def test_the_launcher_runs_a_file_of_the_installed_package():
     py_file = dockerfile_env("FLEX_TEMPLATE_PYTHON_PY_FILE")
     assert py_file == "/opt/featurecross/pipeline/cli/flex_template.py"
-    assert (REPO / "pipeline" / "flex_template.py").is_file()
+    assert (REPO / "pipeline" / "cli" / "flex_template.py").is_file()
     assert re.search(r"^WORKDIR /opt/featurecross$", DOCKERFILE, re.MULTILINE)
     assert re.search(r"^COPY pipeline \./pipeline$", DOCKERFILE, re.MULTILINE)
 
@@ -79,22 +74,3 @@ def test_template_regexes_accept_and_refuse(name, good, bad):
 
     assert all(accepted(value) for value in good)
     assert not any(accepted(value) for value in bad)
-
-
-@pytest.mark.external("the image's launcher run (a subprocess job)")
-def test_the_template_program_runs_as_the_launcher_runs_it(flights_tfrecord_run, tmp_path):
-    """`python FLEX_TEMPLATE_PYTHON_PY_FILE --name=value ...`: no subcommand, underscores."""
-    config = json.loads((flights_tfrecord_run / "manifest.json").read_text())["config_path"]
-    out = tmp_path / "out"
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    done = subprocess.run(
-        [sys.executable, str(REPO / "pipeline" / "flex_template.py"), f"--config={config}",
-         f"--input={SAMPLE_TFRECORD}", f"--output={out}",
-         f"--transform_fn={flights_tfrecord_run}", "--on_invalid=quarantine",
-         "--runner=DirectRunner"],
-        cwd=tmp_path, env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert (out / SUCCESS).is_file() and (out / "invalid").is_dir()
-    manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["transform_fn_from"] == str(flights_tfrecord_run)
-    assert tfrecord_content(out) == tfrecord_content(flights_tfrecord_run)

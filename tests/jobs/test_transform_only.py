@@ -95,7 +95,8 @@ def test_transform_only_refuses_a_config_the_graph_does_not_fit(run_a, tmp_path,
     other.write_text(edit(text), encoding="utf-8")
     assert other.read_text(encoding="utf-8") != text
     assert run_cli("run", "--config", other, "--input", run_a.data.parquet,
-                   "--output", tmp_path / "out", "--transform-fn", run_a.out) == 1
+                   "--output", tmp_path / "out", "--transform-fn", run_a.out,
+                   *NO_PARITY_SAMPLE) == 1
     error = capsys.readouterr().err
     assert "does not produce the features" in error
     assert str(other) in error
