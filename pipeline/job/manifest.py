@@ -100,8 +100,9 @@ def write_manifest(output_dir: str, config: Config, summary: RunSummary, figures
         "transform_fn_from": transform_fn_dir,
         "versions": installed_versions(),
         "rows": {"read": summary.rows_read, "written": summary.rows_written,
-                 "quarantined": summary.rows_quarantined,
-                 "with_nan": summary.rows_with_nan},
+                 "quarantined": summary.rows_quarantined},
+        # docs/config.md "Missing and invalid values": NaN is read as missing
+        "rows_with_nan": summary.rows_with_nan,
         "seconds": round(summary.seconds, 3),
         "timings": {phase: round(seconds, 3) for phase, seconds in timings.items()},
         "features": describe_features(config, figures.boundaries, figures.vocabularies,

@@ -11,6 +11,7 @@ from pipeline.io.layout import (
     DATA_DIR,
     INVALID_DIR,
     MANIFEST,
+    RAW_METADATA_DIR,
     REPORT_DIR,
     SERVING_DIR,
     SUCCESS,
@@ -60,7 +61,8 @@ class RunSummary:
                          "equal the batch output")
         else:
             lines.append(f"  parity sample:    {parity.get('status', 'off')}")
-        parts = [DATA_DIR, TRANSFORM_FN_DIR, TRANSFORMED_METADATA_DIR, SERVING_DIR]
+        parts = [DATA_DIR, TRANSFORM_FN_DIR, TRANSFORMED_METADATA_DIR, RAW_METADATA_DIR,
+                 SERVING_DIR]
         names = [f"{part}/" for part in parts] + [MANIFEST]
         if self.collisions:
             names.append(f"{REPORT_DIR}/")
