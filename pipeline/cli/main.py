@@ -1,7 +1,8 @@
 """The `featurecross` command line: parse, dispatch, map errors to exit codes.
 
-Our own flags are parsed here; everything else is handed to Beam unchanged,
-so one command line runs on the DirectRunner and on Dataflow. Each command's
+Our own flags are parsed here; Beam's pipeline options are handed to Beam
+unchanged, so one command line runs on the DirectRunner and on Dataflow, and
+any other flag is a usage error (`flags.py`, docs/running.md "Flags"). Each command's
 module formats its own text; TensorFlow and Beam are imported only after
 their log levels are set (`quiet.py`), to keep the terminal for our messages.
 """
@@ -112,7 +113,8 @@ def _parser() -> argparse.ArgumentParser:
                     "training and serving.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", help="run the batch job (other flags go to Beam)")
+    run = commands.add_parser("run",
+                              help="run the batch job (Beam's pipeline options go to Beam)")
     run.add_argument("--config", required=True, help="the YAML feature config")
     run.add_argument("--input", help="input file pattern; overrides input.pattern")
     run.add_argument("--output", help="output directory; overrides output.dir")
@@ -152,7 +154,7 @@ def _parser() -> argparse.ArgumentParser:
 
     profile = commands.add_parser(
         "profile", help="cardinalities, null shares, top values and collision figures "
-                        "(other flags go to Beam)")
+                        "(Beam's pipeline options go to Beam)")
     profile.add_argument("--config", required=True, help="the YAML feature config")
     profile.add_argument("--input", help="input file pattern; overrides input.pattern")
     profile.add_argument("--max-collision-rate", type=_rate, metavar="R",
@@ -162,7 +164,7 @@ def _parser() -> argparse.ArgumentParser:
 
     suggest = commands.add_parser(
         "suggest", help="rank candidate crosses by what they add about a label "
-                        "(other flags go to Beam)")
+                        "(Beam's pipeline options go to Beam)")
     suggest.add_argument("--config", required=True, help="the YAML feature config")
     suggest.add_argument("--label", required=True, metavar="COLUMN",
                          help="a string or int column, or a bucketize feature of the config")
