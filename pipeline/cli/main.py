@@ -167,7 +167,7 @@ def _parser() -> argparse.ArgumentParser:
                         "(Beam's pipeline options go to Beam)")
     suggest.add_argument("--config", required=True, help="the YAML feature config")
     suggest.add_argument("--label", required=True, metavar="COLUMN",
-                         help="a string or int column, or a bucketize feature of the config")
+                         help="a string, int or bool column, or a bucketize feature of the config")
     suggest.add_argument("--top", type=int, default=10, metavar="K",
                          help="candidates to show (default 10)")
     suggest.add_argument("--input", help="input file pattern; overrides input.pattern")
