@@ -112,8 +112,9 @@ def to_example(row: Mapping[str, Any], schema: Mapping[str, Column]) -> bytes:
         if column.type == "string":
             feature = tf.train.Feature(bytes_list=tf.train.BytesList(
                 value=[v if isinstance(v, bytes) else v.encode("utf-8") for v in values]))
-        elif column.type == "int":
-            feature = tf.train.Feature(int64_list=tf.train.Int64List(value=values))
+        elif column.type in ("int", "bool"):  # bool columns are int64 0/1
+            feature = tf.train.Feature(int64_list=tf.train.Int64List(
+                value=[int(v) for v in values]))
         else:
             feature = tf.train.Feature(float_list=tf.train.FloatList(value=values))
         features[name] = feature
@@ -138,8 +139,15 @@ def batch_rows(out: pathlib.Path, config: Config) -> Rows:
         return tensors_to_rows(split_sparse(parsed), spec, len(records))
     stored = pq.read_table(files).to_pydict()
     return {name: (list(zip(stored[feature_spec.index_key[0]], stored[feature_spec.value_key]))
-                   if isinstance(feature_spec, tf.io.SparseFeature) else stored[name])
+                   if isinstance(feature_spec, tf.io.SparseFeature) else _as_bytes(stored[name]))
             for name, feature_spec in spec.items()}
+
+
+def _as_bytes(values: list) -> list:
+    """Parquet's UTF-8 strings as the bytes TF gives, so both forms compare equal."""
+    return [v.encode("utf-8") if isinstance(v, str) else
+            [x.encode("utf-8") if isinstance(x, str) else x for x in v]
+            if isinstance(v, list) else v for v in values]
 
 
 def split_sparse(tensors: dict) -> dict[str, np.ndarray]:

@@ -1,7 +1,8 @@
 """The `featurecross` command line: parse, dispatch, map errors to exit codes.
 
-Our own flags are parsed here; everything else is handed to Beam unchanged,
-so one command line runs on the DirectRunner and on Dataflow. Each command's
+Our own flags are parsed here; Beam's pipeline options are handed to Beam
+unchanged, so one command line runs on the DirectRunner and on Dataflow, and
+any other flag is a usage error (`flags.py`, docs/running.md "Flags"). Each command's
 module formats its own text; TensorFlow and Beam are imported only after
 their log levels are set (`quiet.py`), to keep the terminal for our messages.
 """
@@ -15,8 +16,10 @@ import os
 import sys
 
 from pipeline.cli.beam_errors import find_error
+from pipeline.cli.flags import unknown_flag_message
 from pipeline.cli.quiet import quiet_libraries
-from pipeline.config import load_config
+from pipeline.config import Config, load_config
+from pipeline.config.paths import check_scheme, is_remote
 from pipeline.config.plan import plan_text
 from pipeline.job.dataflow_options import check_dataflow_options
 
@@ -54,6 +57,7 @@ class ErrorKind:
 # First match wins (README "Exit codes").
 ERRORS = (
     ErrorKind("pipeline.config", "ConfigError", EXIT_USAGE, "config error: "),
+    ErrorKind("pipeline.config.paths", "PathError", EXIT_USAGE),
     ErrorKind("pipeline.job.dataflow_options", "DataflowOptionsError", EXIT_USAGE),
     ErrorKind("pipeline.explore.suggest", "LabelError", EXIT_USAGE),
     ErrorKind("pipeline.explore.suggest", "NoCandidatesError", EXIT_USAGE),
@@ -75,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     args, beam_args = parser.parse_known_args(argv)
     if args.command not in ("run", "profile", "suggest") and beam_args:
         parser.error(f"unrecognized arguments: {' '.join(beam_args)}")
+    unknown = unknown_flag_message(args.command_parser, beam_args)  # before anything is made
+    if unknown:
+        args.command_parser.error(unknown)
     try:
         return args.handler(args, beam_args)
     except Exception as error:
@@ -106,7 +113,8 @@ def _parser() -> argparse.ArgumentParser:
                     "training and serving.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", help="run the batch job (other flags go to Beam)")
+    run = commands.add_parser("run",
+                              help="run the batch job (Beam's pipeline options go to Beam)")
     run.add_argument("--config", required=True, help="the YAML feature config")
     run.add_argument("--input", help="input file pattern; overrides input.pattern")
     run.add_argument("--output", help="output directory; overrides output.dir")
@@ -125,41 +133,45 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--fail-on-drift", action="store_true",
                      help="transform-only: exit 4 when the data crosses a drift threshold "
                           "(outputs are still complete and published)")
+    run.add_argument("--max-invalid-share", type=_share, metavar="S",
+                     help="with --on-invalid quarantine: fail when more than this share of "
+                          "rows is invalid (default: output.max_invalid_share, or 0.1)")
     run.add_argument("--no-collision-report", action="store_true",
                      help="skip the collision report (report/ and manifest.json 'collisions')")
-    run.set_defaults(handler=_run)
+    run.set_defaults(handler=_run, command_parser=run)
 
     validate = commands.add_parser("validate", help="check a config and print the plan")
     validate.add_argument("--config", required=True)
-    validate.set_defaults(handler=_validate)
+    validate.set_defaults(handler=_validate, command_parser=validate)
 
     verify = commands.add_parser(
         "verify", help="check that serving/ reproduces the batch output for input rows")
     verify.add_argument("output_dir", metavar="OUT")
-    verify.add_argument("--input", required=True, help="raw input file pattern of the run")
+    verify.add_argument("--input", help="raw input file pattern (default: the run's own, "
+                                        "from its manifest)")
     verify.add_argument("--rows", type=int, default=1000, help="rows to check (default 1000)")
-    verify.set_defaults(handler=_verify)
+    verify.set_defaults(handler=_verify, command_parser=verify)
 
     profile = commands.add_parser(
         "profile", help="cardinalities, null shares, top values and collision figures "
-                        "(other flags go to Beam)")
+                        "(Beam's pipeline options go to Beam)")
     profile.add_argument("--config", required=True, help="the YAML feature config")
     profile.add_argument("--input", help="input file pattern; overrides input.pattern")
     profile.add_argument("--max-collision-rate", type=_rate, metavar="R",
                          help="also find the smallest round num_bins for this rate")
     profile.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
-    profile.set_defaults(handler=_profile)
+    profile.set_defaults(handler=_profile, command_parser=profile)
 
     suggest = commands.add_parser(
         "suggest", help="rank candidate crosses by what they add about a label "
-                        "(other flags go to Beam)")
+                        "(Beam's pipeline options go to Beam)")
     suggest.add_argument("--config", required=True, help="the YAML feature config")
     suggest.add_argument("--label", required=True, metavar="COLUMN",
-                         help="a string or int column, or a bucketize feature of the config")
+                         help="a string, int or bool column, or a bucketize feature of the config")
     suggest.add_argument("--top", type=int, default=10, metavar="K",
                          help="candidates to show (default 10)")
     suggest.add_argument("--input", help="input file pattern; overrides input.pattern")
-    suggest.set_defaults(handler=_suggest)
+    suggest.set_defaults(handler=_suggest, command_parser=suggest)
     return parser
 
 
@@ -173,14 +185,38 @@ def _rate(text: str) -> float:
     return rate
 
 
+def _share(text: str) -> float:
+    try:
+        share = float(text)
+    except ValueError:
+        share = -1.0
+    if not 0 <= share <= 1:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, got {text}")
+    return share
+
+
+def _config(args: argparse.Namespace, **overrides) -> Config:
+    """The config file (local or gs://) with the command line's overrides, paths checked."""
+    check_scheme(args.config, "--config")
+    for flag in ("input", "output", "transform_fn"):
+        check_scheme(getattr(args, flag, None), f"--{flag.replace('_', '-')}")
+    read_text = None
+    if is_remote(args.config):
+        from pipeline.io.paths import read_text
+    config = load_config(args.config, read_text=read_text).with_overrides(**overrides)
+    check_scheme(config.input_pattern, f"{args.config}: input.pattern")
+    check_scheme(config.output_dir, f"{args.config}: output.dir")
+    return config
+
+
 def _validate(args: argparse.Namespace, _beam_args: list[str]) -> int:
-    print(plan_text(load_config(args.config)))
+    print(plan_text(_config(args)))
     return EXIT_OK
 
 
 def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
-    config = load_config(args.config).with_overrides(input_pattern=args.input,
-                                                     output_dir=args.output)
+    config = _config(args, input_pattern=args.input, output_dir=args.output,
+                     max_invalid_share=args.max_invalid_share)
     check_dataflow_options(beam_args, input_pattern=config.input_pattern,
                            output_dir=config.output_dir, transform_fn_dir=args.transform_fn)
     quiet_libraries()
@@ -203,7 +239,7 @@ def _non_negative(text: str) -> int:
 
 
 def _profile(args: argparse.Namespace, beam_args: list[str]) -> int:
-    config = load_config(args.config).with_overrides(input_pattern=args.input)
+    config = _config(args, input_pattern=args.input)
     quiet_libraries()
     from pipeline.explore.profile import profile_data, profile_text
     profile = profile_data(config, beam_args, max_collision_rate=args.max_collision_rate)
@@ -217,7 +253,7 @@ def _profile(args: argparse.Namespace, beam_args: list[str]) -> int:
 
 
 def _suggest(args: argparse.Namespace, beam_args: list[str]) -> int:
-    config = load_config(args.config).with_overrides(input_pattern=args.input)
+    config = _config(args, input_pattern=args.input)
     quiet_libraries()
     from pipeline.explore.suggest import candidates, label_source, suggest_crosses, suggest_text
     label_source(config, args.label)
@@ -228,6 +264,8 @@ def _suggest(args: argparse.Namespace, beam_args: list[str]) -> int:
 
 
 def _verify(args: argparse.Namespace, _beam_args: list[str]) -> int:
+    check_scheme(args.output_dir, "OUT")
+    check_scheme(args.input, "--input")
     quiet_libraries()
     from pipeline.io.publish import require_complete
     from pipeline.serving.verify import verify_output

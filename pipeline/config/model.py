@@ -17,7 +17,9 @@ MIN_INT64 = -2**63
 MAX_UINT64 = 2**64 - 1  # a hash_key may also be spelled as its unsigned 64 bits
 INPUT_FORMATS = ("parquet", "tfrecord")
 OUTPUT_FORMATS = ("tfrecord", "parquet")
-COLUMN_TYPES = ("string", "int", "float")
+COLUMN_TYPES = ("string", "int", "float", "bool")  # bool is read as int64 0/1
+CATEGORICAL_TYPES = ("string", "int", "bool")  # what a cross, hash or label can read
+DEFAULT_MAX_INVALID_SHARE = 0.1  # docs/running.md "Invalid rows"
 COLUMN_SHAPES = ("scalar", "sequence")
 OUTPUT_MODES = ("int", "one_hot", "multi_hot")
 FEATURE_KINDS = ("cross", "hash", "bucketize", "product", "polynomial")
@@ -67,7 +69,7 @@ class ConfigError(ValueError):
 class Column:
     """A raw input column."""
     name: str
-    type: str                      # string | int | float
+    type: str                      # string | int | float | bool (read as int64 0/1)
     shape: str = "scalar"          # scalar | sequence
     default: Any = None            # value for a null/missing scalar cell
     has_default: bool = False
@@ -189,12 +191,22 @@ class Config:
     output_dir: str | None
     output_format: str
     drift: DriftThresholds = DriftThresholds()
+    max_invalid_share: float = DEFAULT_MAX_INVALID_SHARE  # with --on-invalid quarantine
 
     def with_overrides(self, *, input_pattern: str | None = None,
-                       output_dir: str | None = None) -> "Config":
+                       output_dir: str | None = None,
+                       max_invalid_share: float | None = None) -> "Config":
         return dataclasses.replace(
             self, input_pattern=input_pattern or self.input_pattern,
-            output_dir=output_dir or self.output_dir)
+            output_dir=output_dir or self.output_dir,
+            max_invalid_share=(self.max_invalid_share if max_invalid_share is None
+                               else max_invalid_share))
+
+    @property
+    def feature_inputs(self) -> set[str]:
+        """The schema columns some feature reads (serving requests need these only)."""
+        return {name for feature in self.features for name in feature.inputs
+                if name in self.schema}
 
     @property
     def needs_analysis(self) -> bool:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import yaml
 
 from pipeline.config.model import (
     CROSS_NAME_JOIN,
     DEFAULT_HASH_KEY,
+    DEFAULT_MAX_INVALID_SHARE,
     FEATURE_KINDS,
     INPUT_FORMATS,
     MAX_DENSE_WIDTH,
@@ -35,14 +36,21 @@ from pipeline.config.model import (
 from pipeline.config.readers import ROOT, SectionReader, did_you_mean, join_hints
 
 
-def load_config(path: str) -> Config:
-    """Reads and validates a config file; raises ConfigError on any problem."""
+def load_config(path: str, *, read_text: Callable[[str], str] | None = None) -> Config:
+    """Reads and validates a config file; raises ConfigError on any problem.
+
+    `read_text` reads a file the config layer cannot reach itself (a gs://
+    config goes through the same file system layer as the data).
+    """
     try:
-        with open(path, encoding="utf-8") as handle:
-            raw = yaml.safe_load(handle)
+        if read_text is not None:
+            raw = yaml.safe_load(read_text(path))
+        else:
+            with open(path, encoding="utf-8") as handle:
+                raw = yaml.safe_load(handle)
     except OSError as error:
-        raise ConfigError(path, "<file>", f"cannot read the file ({error.strerror}).") \
-            from error
+        reason = error.strerror or str(error).splitlines()[0]
+        raise ConfigError(path, "<file>", f"cannot read the file ({reason}).") from error
     except yaml.YAMLError as error:
         raise ConfigError(path, "<file>", f"is not valid YAML ({error}).") from error
     return parse_config(raw, path=path)
@@ -71,24 +79,31 @@ class ConfigParser(SectionReader):
         if pattern is not None:
             pattern = self.string(pattern, "input.pattern")
         schema = self.parse_schema(top["schema"])
-        features = (self.parse_features(top["features"], schema)
+        features = (self.parse_features(top["features"], schema,
+                                        empty_allowed="crosses" in top)
                     if "features" in top else ())
         if "crosses" in top:
             features += self.parse_crosses(top["crosses"], schema, features)
         keep = self.parse_keep(top.get("keep", []), schema)
-        sink = self.mapping(top.get("output", {}), "output", ("dir", "format"))
+        sink = self.mapping(top.get("output", {}), "output",
+                            ("dir", "format", "max_invalid_share"))
         output_dir = sink.get("dir")
         if output_dir is not None:
             output_dir = self.string(output_dir, "output.dir")
         output_format = self.choice(sink.get("format", "tfrecord"), "output.format",
                                     OUTPUT_FORMATS)
         drift = self.parse_drift(top["drift"], features) if "drift" in top else DriftThresholds()
+        share = self.share(sink.get("max_invalid_share", DEFAULT_MAX_INVALID_SHARE),
+                           "output.max_invalid_share")
         return Config(self.path, input_format, pattern, schema, features, keep,
-                      output_dir, output_format, drift)
+                      output_dir, output_format, drift, share)
 
-    def parse_features(self, raw: Any, schema: Mapping[str, Column]) -> tuple[Feature, ...]:
-        if not isinstance(raw, list) or not raw:
-            raise self.error("features", "must be a non-empty list.", raw)
+    def parse_features(self, raw: Any, schema: Mapping[str, Column], *,
+                       empty_allowed: bool = False) -> tuple[Feature, ...]:
+        """`features: []` is fine beside `crosses:`, which then declares every feature."""
+        if not isinstance(raw, list) or not (raw or empty_allowed):
+            raise self.error("features", "must be a non-empty list.", raw,
+                             hint="Or leave it empty beside a crosses: block.")
         defined: dict[str, Feature] = {}
         names = [spec.get("name") for spec in raw if isinstance(spec, dict)]
         for index, spec in enumerate(raw):

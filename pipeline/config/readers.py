@@ -97,6 +97,11 @@ class KeyReader:
             raise self.error(key, "must be true or false.", value)
         return value
 
+    def share(self, value: Any, key: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise self.error(key, "must be a share of rows.", value, allowed="numbers from 0 to 1")
+        return float(value)
+
     def string(self, value: Any, key: str) -> str:
         if not isinstance(value, str) or not value:
             raise self.error(key, "must be a non-empty string.", value)
@@ -159,6 +164,8 @@ class SectionReader(KeyReader):
             return value
         if column_type == "int" and isinstance(value, int) and not isinstance(value, bool):
             return value
+        if column_type == "bool" and (isinstance(value, bool) or value in (0, 1)):
+            return int(value)  # bool columns are read as int64 0/1
         if (column_type == "float" and isinstance(value, (int, float))
                 and not isinstance(value, bool)):
             return float(value)

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.config import Config
+from pipeline.config.model import CATEGORICAL_TYPES
 from pipeline.diagnostics.fingerprints import BatchColumns
 from pipeline.io.layout import DRIFT_COUNTS_FILE
 from pipeline.io.side_files import take_json, write_json
@@ -42,7 +43,7 @@ def categorical_inputs(config: Config) -> list[str]:
     for feature in config.features:
         if feature.kind in ("cross", "hash"):
             for name in feature.inputs:
-                if name not in names and config.schema[name].type in ("string", "int"):
+                if name not in names and config.schema[name].type in CATEGORICAL_TYPES:
                     seen[name] = None
     return list(seen)
 

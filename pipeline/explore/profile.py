@@ -23,6 +23,7 @@ import tensorflow as tf
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions
 
 from pipeline.config import Config
+from pipeline.config.model import CATEGORICAL_TYPES
 from pipeline.diagnostics.auto_bins import read_choices
 from pipeline.diagnostics.collision_counts import (
     COLLISIONS_TAG,
@@ -48,7 +49,7 @@ NULLS_FILE = "nulls.json"
 
 
 def categorical_columns(config: Config) -> list[str]:
-    return [c.name for c in config.schema.values() if c.type in ("string", "int")]
+    return [c.name for c in config.schema.values() if c.type in CATEGORICAL_TYPES]
 
 
 class ColumnValues:
@@ -193,7 +194,7 @@ def profile_data(config: Config, beam_args: list[str], *,
                  max_collision_rate: float | None = None,
                  exact_limit: int = EXACT_LIMIT) -> dict:
     """Runs the profile pipeline and returns its figures (what --json writes)."""
-    check_input(config.input_pattern)
+    check_input(config.input_pattern, config.input_format)
     targets = tuple(sorted({*DEFAULT_TARGETS, *([max_collision_rate]
                                                 if max_collision_rate else [])}))
     options = PipelineOptions(beam_args)

@@ -33,6 +33,7 @@ import tensorflow as tf
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions
 
 from pipeline.config import DEFAULT_HASH_KEY, Config
+from pipeline.config.model import CATEGORICAL_TYPES
 from pipeline.diagnostics.collisions import smallest_round_num_bins
 from pipeline.diagnostics.fingerprints import ListColumn, fingerprint_cat64
 from pipeline.io.layout import TEMP_DIR_NAME
@@ -65,13 +66,13 @@ def label_source(config: Config, label: str) -> str:
             hint = (f" Use its bucketized feature: --label {buckets[0]}." if buckets else
                     " Bucketize it in the config and pass that feature's name.")
             raise LabelError(f"--label {label}: is {kind}; a label must be categorical "
-                             f"(a string or int column, or a bucketize feature).{hint}")
+                             f"(a string, int or bool column, or a bucketize feature).{hint}")
         return "column"
     feature = next((f for f in config.features if f.name == label), None)
     if feature is not None and feature.kind == "bucketize" and feature.output == "int":
         return "feature"
     allowed = [c.name for c in config.schema.values()
-               if c.type in ("string", "int") and not c.is_sequence]
+               if c.type in CATEGORICAL_TYPES and not c.is_sequence]
     allowed += [f.name for f in config.features if f.kind == "bucketize" and f.output == "int"]
     what = ("is a feature that is not a bucketization (output int)" if feature is not None
             else "is neither a column of the schema nor a feature of the config")
@@ -86,7 +87,7 @@ def candidates(config: Config, label: str) -> list[tuple[str, ...]]:
     else:
         derived |= set(next(f for f in config.features if f.name == label).inputs)
     inputs = [c.name for c in config.schema.values()
-              if c.type in ("string", "int") and not c.is_sequence and c.name not in derived]
+              if c.type in CATEGORICAL_TYPES and not c.is_sequence and c.name not in derived]
     inputs += [f.name for f in config.features
                if f.kind == "bucketize" and f.output == "int" and f.name not in derived]
     found = list(itertools.combinations(inputs, 2))
@@ -224,7 +225,7 @@ def suggest_crosses(config: Config, beam_args: list[str], *, label: str) -> dict
     """Runs the counting pipeline and ranks the candidates (what the CLI prints)."""
     label_source(config, label)
     found = candidates(config, label)
-    check_input(config.input_pattern)
+    check_input(config.input_pattern, config.input_format)
     options = PipelineOptions(beam_args)
     temp_location = options.view_as(GoogleCloudOptions).temp_location
     work_dir = (os.path.join(temp_location, f"featurecross-suggest-{os.getpid()}")

@@ -21,9 +21,11 @@ DATA_DIR = "data"                          # transformed rows, part files
 INVALID_DIR = "invalid"                    # quarantined rows with their reasons
 TRANSFORM_FN_DIR = "transform_fn"          # tf.Transform's SavedModel
 TRANSFORMED_METADATA_DIR = "transformed_metadata"
+RAW_METADATA_DIR = "metadata"              # raw schema, where TFTransformOutput.raw_metadata looks
 SERVING_DIR = "serving"                    # the serving SavedModel
 REPORT_DIR = "report"                      # index.html and the drift baseline
 MANIFEST = "manifest.json"
+REJECTED_INVALID_SUFFIX = ".invalid"      # OUT.invalid/: a failed run's invalid/, kept beside OUT
 SUCCESS = "_SUCCESS"                       # written last: OUT is complete exactly when it exists
 TRANSFORM_DIRS = (TRANSFORM_FN_DIR, TRANSFORMED_METADATA_DIR)  # what a frozen run carries
 
@@ -41,6 +43,11 @@ COLLISIONS_FILE = "collisions.json"
 COMBINATIONS_FILE = "combinations.npz"
 DRIFT_COUNTS_FILE = "drift_counts.json"
 COVERAGE_FILE = "vocabulary_coverage.json"
+
+
+def rejected_invalid_dir(output_dir: str) -> str:
+    """Where a run that failed on its invalid rows leaves them (docs/running.md "Invalid rows")."""
+    return output_dir.rstrip("/") + REJECTED_INVALID_SUFFIX
 
 
 def read_manifest(output_dir: str) -> dict[str, Any]:

@@ -79,6 +79,25 @@ class Publication:
         with tf.io.gfile.GFile(os.path.join(self.output_dir, SUCCESS), "w") as handle:
             handle.write("")
 
+    def set_aside(self, part: str, destination: str) -> bool:
+        """Moves `part` of the work directory to `destination` (replaced), so it outlives
+        an abort; False when the run wrote no such part."""
+        source = os.path.join(self.work_dir, part)
+        if not tf.io.gfile.exists(source):
+            return False
+        if tf.io.gfile.exists(destination):
+            tf.io.gfile.rmtree(destination)
+        if not self.in_place:
+            tf.io.gfile.rename(source, destination)
+            return True
+        for directory, _, files in tf.io.gfile.walk(source):  # an object store: per object
+            relative = os.path.relpath(directory, source)
+            target = os.path.normpath(os.path.join(destination, relative))
+            tf.io.gfile.makedirs(target)
+            for name in files:
+                tf.io.gfile.rename(os.path.join(directory, name), os.path.join(target, name))
+        return True
+
     def abort(self) -> None:
         """Removes what a failed run wrote, as far as it can; never raises."""
         if not self._started:

@@ -30,6 +30,8 @@ class UnreadableFileError(IOError):
     """An input file that cannot be read at all (not Parquet, truncated, ...)."""
 
 
+MISSING_COLUMN = "has no column"  # a declared column the file lacks, named as such
+NAN_REASON = "is NaN, and the column has no default (NaN counts as missing)"
 _SHOWN_VALUE_CHARS = 80  # a long sequence is cut in messages (invalid/ keeps it whole)
 
 
@@ -50,6 +52,8 @@ class InvalidRow:
 
     def message(self) -> str:
         """Where the problem is and, when the cell has one, the value found there."""
+        if self.reason.startswith(MISSING_COLUMN):
+            return f"{self.file} {self.reason}"
         if self.whole_column:
             return f"{self.file}: column {self.column!r}, every row: {self.reason}"
         message = f"{self.file}: row {self.row}: column {self.column!r}: {self.reason}"
@@ -89,6 +93,7 @@ class RawBatch:
     batch: pa.RecordBatch
     errors: Mapping[int, tuple[str, str]] = dataclasses.field(default_factory=dict)
     read_first_row: int = 0
+    file_columns: tuple[str, ...] | None = None  # every column of a Parquet file
 
     @property
     def position(self) -> Position:
@@ -100,6 +105,7 @@ _ACCEPTED_TYPES = {
                pa.types.is_large_binary),
     "int": (pa.types.is_integer, pa.types.is_floating),
     "float": (pa.types.is_integer, pa.types.is_floating),
+    "bool": (pa.types.is_boolean, pa.types.is_integer),  # read as int64 0/1
 }
 
 
@@ -111,11 +117,18 @@ class RowChecker:
         self.arrow_schema = raw_arrow_schema(config)
 
     def check(self, raw: RawBatch) -> tuple[pa.RecordBatch, list[InvalidRow]]:
+        clean, invalid, _ = self.check_counting_nan(raw)
+        return clean, invalid
+
+    def check_counting_nan(self, raw: RawBatch) -> tuple[pa.RecordBatch, list[InvalidRow], int]:
+        """`check`, plus how many rows held a NaN float (docs/config.md "Missing and
+        invalid values": NaN is missing)."""
         rows = raw.batch.num_rows
         reasons: dict[int, tuple[str, str]] = dict(raw.errors)
         arrays, whole_columns = [], set()
+        nan_rows = np.zeros(rows, dtype=bool)
         for column in self.columns:
-            array, problems, wrong_type = self._column(raw.batch, column)
+            array, problems, wrong_type = self._column(raw, column, nan_rows)
             if wrong_type:
                 whole_columns.add(column.name)
             for row, reason in problems.items():
@@ -123,23 +136,33 @@ class RowChecker:
             arrays.append(array)
         clean = pa.RecordBatch.from_arrays(arrays, schema=self.arrow_schema)
         if not reasons:
-            return clean, []
+            return clean, [], int(nan_rows.sum())
         keep = np.ones(rows, dtype=bool)
         keep[list(reasons)] = False
         invalid = [InvalidRow(raw.file, raw.first_row + row, column, reason,
                               _row_values(raw.batch, row), column in whole_columns)
                    for row, (column, reason) in sorted(reasons.items())]
-        return clean.filter(pa.array(keep)), invalid
+        return clean.filter(pa.array(keep)), invalid, int(nan_rows.sum())
 
-    def _column(self, batch: pa.RecordBatch,
-                column: Column) -> tuple[pa.Array, dict[int, str], bool]:
+    def _column(self, raw: RawBatch, column: Column,
+                nan_rows: np.ndarray) -> tuple[pa.Array, dict[int, str], bool]:
         """The column in list layout, {row: reason} for its bad rows, and whether the
-        column's type itself is wrong (then every row is bad)."""
+        column's type itself is wrong (then every row is bad). Rows holding a NaN
+        float are flagged in `nan_rows`."""
+        batch = raw.batch
         rows = batch.num_rows
         target = column_value_type(column)
         index = batch.schema.get_field_index(column.name)
         # A column absent from the file reads as all nulls.
         array = batch.column(index) if index >= 0 else pa.nulls(rows, target)
+        if (index < 0 and raw.file_columns is not None and not column.has_default
+                and not column.is_sequence):
+            reason = (f"{MISSING_COLUMN} {column.name!r}; its columns are: "
+                      f"{', '.join(raw.file_columns)}")
+            placeholder = as_lists(_placeholder(rows, target), np.ones(rows, np.int64))
+            return placeholder, dict.fromkeys(range(rows), reason), True
+        if pa.types.is_dictionary(array.type):  # pandas category: read as its values
+            array = array.dictionary_decode()
         is_list = pa.types.is_list(array.type) or pa.types.is_large_list(array.type)
         value_type = array.type.value_type if is_list else array.type
         if not any(accepts(value_type) for accepts in _ACCEPTED_TYPES[column.type]):
@@ -153,6 +176,12 @@ class RowChecker:
                            zero_copy_only=False))
             flat = pc.list_flatten(array) if is_list else array.drop_null()
             values = self._cast(flat, target, column, problems, lengths)
+            nan = _nan_mask(values)
+            if nan is not None:
+                _mark_rows(problems, lengths, nan, "holds NaN inside a sequence (NaN counts "
+                           "as missing)")
+                _mark_rows_in(nan_rows, lengths, nan)
+                values = pc.if_else(nan, pa.scalar(0.0, values.type), values)
             if values.null_count:
                 _mark_rows(problems, lengths, values.is_null(), "holds a null inside a sequence")
                 values = values.fill_null(_placeholder(1, target)[0])
@@ -164,6 +193,13 @@ class RowChecker:
                 problems[int(row)] = f"holds {lengths[row].as_py()} values; a scalar needs one"
             array = pc.list_element(pc.if_else(single, array, pa.scalar(None, array.type)), 0)
         values = self._cast(array, target, column, problems, None)
+        nan = _nan_mask(values)
+        if nan is not None:
+            nan_rows |= nan.to_numpy(zero_copy_only=False)
+            if not column.has_default:
+                for row in np.flatnonzero(nan.to_numpy(zero_copy_only=False)):
+                    problems.setdefault(int(row), NAN_REASON)
+            values = pc.if_else(nan, pa.scalar(None, values.type), values)
         return (*self._finish(values, column, problems), False)
 
     def _finish(self, values: pa.Array, column: Column,
@@ -182,9 +218,11 @@ class RowChecker:
               problems: dict[int, str], lengths: np.ndarray | None) -> pa.Array:
         """Casts safely; values that do not fit become nulls and problems."""
         try:
-            return values.cast(target, safe=True)
+            cast = values.cast(target, safe=True)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass
+        else:
+            return cast if column.type != "bool" else self._zero_or_one(cast, problems, lengths)
         cast, bad = [], []
         for position, value in enumerate(values):
             try:
@@ -198,7 +236,32 @@ class RowChecker:
         row_lengths = lengths if lengths is not None else np.ones(len(values), dtype=np.int64)
         _mark_rows(problems, row_lengths, pa.array(mask),
                    f"holds a value that is not a valid {column.type}")
-        return pa.array(cast, target)  # bad values are nulls now, already reported
+        cast = pa.array(cast, target)  # bad values are nulls now, already reported
+        return cast if column.type != "bool" else self._zero_or_one(cast, problems, lengths)
+
+    @staticmethod
+    def _zero_or_one(values: pa.Array, problems: dict[int, str],
+                     lengths: np.ndarray | None) -> pa.Array:
+        """A bool column holds 0 and 1 only (docs/config.md "Every key")."""
+        bad = pc.fill_null(pc.and_(pc.not_equal(values, 0), pc.not_equal(values, 1)), False)
+        if not pc.any(bad).as_py():
+            return values
+        row_lengths = lengths if lengths is not None else np.ones(len(values), dtype=np.int64)
+        _mark_rows(problems, row_lengths, bad, "holds a value that is not a valid bool (0 or 1)")
+        return pc.if_else(bad, pa.scalar(0, values.type), values)
+
+
+def _nan_mask(values: pa.Array) -> pa.Array | None:
+    """True where a float value is NaN (not null), or None when there is none."""
+    if not pa.types.is_floating(values.type):
+        return None
+    nan = pc.fill_null(pc.is_nan(values), False)
+    return nan if pc.any(nan).as_py() else None
+
+
+def _mark_rows_in(flags: np.ndarray, lengths: np.ndarray, bad_values: pa.Array) -> None:
+    flagged = np.flatnonzero(bad_values.to_numpy(zero_copy_only=False))
+    flags[np.searchsorted(np.cumsum(lengths), flagged, side="right")] = True
 
 
 def _mark_rows(problems: dict[int, str], lengths: np.ndarray, bad_values: pa.Array,

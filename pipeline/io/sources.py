@@ -60,7 +60,8 @@ def read_parquet(path: str, columns: list[str], *, batch_rows: int = DEFAULT_BAT
         read_first_row = first_row
         for batch in parquet.iter_batches(batch_size=batch_rows, row_groups=groups,
                                           columns=present):
-            yield RawBatch(path, first_row, batch, read_first_row=read_first_row)
+            yield RawBatch(path, first_row, batch, read_first_row=read_first_row,
+                           file_columns=tuple(parquet.schema_arrow.names))
             first_row += batch.num_rows
 
 

@@ -89,7 +89,7 @@ def collision_section(collisions: dict[str, dict] | None) -> dict[str, Any] | No
 
 def write_manifest(output_dir: str, config: Config, summary: RunSummary, figures: RunFigures,
                    *, transform_fn_dir: str | None, timings: dict[str, float]) -> None:
-    with open(config.path, encoding="utf-8") as handle:
+    with tf.io.gfile.GFile(config.path) as handle:  # a gs:// config too
         config_text = handle.read()
     manifest = {
         "config_path": config.path,
@@ -101,6 +101,8 @@ def write_manifest(output_dir: str, config: Config, summary: RunSummary, figures
         "versions": installed_versions(),
         "rows": {"read": summary.rows_read, "written": summary.rows_written,
                  "quarantined": summary.rows_quarantined},
+        # docs/config.md "Missing and invalid values": NaN is read as missing
+        "rows_with_nan": summary.rows_with_nan,
         "seconds": round(summary.seconds, 3),
         "timings": {phase: round(seconds, 3) for phase, seconds in timings.items()},
         "features": describe_features(config, figures.boundaries, figures.vocabularies,

@@ -17,7 +17,14 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipeline.config import Config
 from pipeline.diagnostics import run_figures
 from pipeline.diagnostics.report import write_report
-from pipeline.io.layout import SERVING_DIR, TEMP_DIR_NAME
+from pipeline.io.layout import (
+    INVALID_DIR,
+    RAW_METADATA_DIR,
+    SERVING_DIR,
+    TEMP_DIR_NAME,
+    rejected_invalid_dir,
+)
+from pipeline.io.paths import check_not_directory
 from pipeline.io.publish import Publication, PublishError
 from pipeline.job.builder import build_pipeline
 from pipeline.job.frozen_run import check_frozen_features, check_frozen_run, copy_transform_fn
@@ -27,6 +34,7 @@ from pipeline.job.summary import RunSummary
 from pipeline.serving.export import export_serving_model
 from pipeline.serving.parity_sample import DEFAULT_ROWS, ParitySample
 from pipeline.transform.batch_transformer import check_transform_output
+from pipeline.transform.raw_specs import raw_schema_proto
 
 
 class JobError(RuntimeError):
@@ -48,7 +56,7 @@ def run_job(config: Config, beam_args: list[str], *, transform_fn_dir: str | Non
     so nothing is published.
     """
     started = time.monotonic()
-    check_input(config.input_pattern)
+    check_input(config.input_pattern, config.input_format)
     if not config.output_dir:
         raise JobError("no output directory: set output.dir in the config or pass --output")
     if transform_fn_dir:
@@ -74,8 +82,11 @@ def run_job(config: Config, beam_args: list[str], *, transform_fn_dir: str | Non
         result.wait_until_finish()
         pipeline_seconds = time.monotonic() - started
         counts = pipeline_counters(result)
-        export_serving_model(config, work_dir, os.path.join(work_dir, SERVING_DIR))
         reconcile(counts)
+        check_rows(config, counts, analyzed=transform_fn_dir is None, quarantine=quarantine,
+                   publication=publication)
+        write_raw_metadata(config, work_dir)
+        export_serving_model(config, work_dir, os.path.join(work_dir, SERVING_DIR))
         parity, parity_seconds = parity_sample.check(work_dir)
         figures = run_figures.collect(config, work_dir, frozen_run=transform_fn_dir,
                                       fail_on_drift=fail_on_drift)
@@ -83,7 +94,8 @@ def run_job(config: Config, beam_args: list[str], *, transform_fn_dir: str | Non
                              counts.get("rows_written", 0), counts.get("rows_quarantined", 0),
                              time.monotonic() - started, parity_sample=parity,
                              drift=figures.drift, collisions=figures.collisions,
-                             quarantine=quarantine)
+                             quarantine=quarantine,
+                             rows_with_nan=counts.get("rows_with_nan", 0))
         write_report(work_dir, config, figures)
         write_manifest(work_dir, config, summary, figures, transform_fn_dir=transform_fn_dir,
                        timings={"pipeline": pipeline_seconds,
@@ -99,10 +111,11 @@ def run_job(config: Config, beam_args: list[str], *, transform_fn_dir: str | Non
         raise
 
 
-def check_input(pattern: str | None) -> None:
+def check_input(pattern: str | None, input_format: str = "parquet") -> None:
     from apache_beam.io.filesystems import FileSystems
     if not pattern:
         raise JobError("no input: set input.pattern in the config or pass --input")
+    check_not_directory(pattern, input_format)
     if not FileSystems.match([pattern])[0].metadata_list:
         raise JobError(f"no files match the input pattern {pattern!r}")
 
@@ -114,6 +127,42 @@ def reconcile(counts: dict[str, int]) -> None:
     if read != written + quarantined:
         raise JobError(f"row counts do not reconcile: {read} read, {written} written, "
                        f"{quarantined} quarantined")
+
+
+def check_rows(config: Config, counts: dict[str, int], *, analyzed: bool, quarantine: bool,
+               publication: Publication) -> None:
+    """Fails a run whose rows cannot give a right result (docs/running.md "Invalid rows").
+
+    An analysis over no valid rows would freeze placeholder boundaries and
+    vocabularies; a quarantine run that wrote nothing, or set aside more than
+    `max_invalid_share` of its rows, reads like a success. Those rows' invalid/
+    is kept beside OUT for inspection; nothing is published.
+    """
+    read, written, invalid = (counts.get(name, 0) for name in
+                              ("rows_read", "rows_written", "rows_quarantined"))
+    if not written and analyzed and config.analyzers:
+        problem = (f"no rows to analyse: {read:,} rows read, none valid; the analyzers "
+                   f"({', '.join(config.analyzers)}) need data")
+    elif quarantine and read and not written:
+        problem = f"no rows written: all {read:,} rows read are invalid"
+    elif quarantine and read and invalid / read > config.max_invalid_share:
+        problem = (f"{invalid:,} of {read:,} rows read ({invalid / read:.1%}) are invalid, "
+                   f"above the maximum invalid share {config.max_invalid_share:g} "
+                   "(output.max_invalid_share or --max-invalid-share)")
+    else:
+        return
+    kept = rejected_invalid_dir(publication.output_dir)
+    if quarantine and invalid and publication.set_aside(INVALID_DIR, kept):
+        problem += f"; the invalid rows are in {kept}/ for inspection"
+    raise JobError(f"{problem}; nothing was published")
+
+
+def write_raw_metadata(config: Config, output_dir: str) -> None:
+    """OUT/metadata/schema.pbtxt, so `tft.TFTransformOutput(OUT).raw_feature_spec()` works
+    (docs/outputs.md "Reading the outputs")."""
+    from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
+    metadata_io.write_metadata(dataset_metadata.DatasetMetadata(raw_schema_proto(config)),
+                               os.path.join(output_dir, RAW_METADATA_DIR))
 
 
 def _temp_dir(options: PipelineOptions, staging: str) -> str:

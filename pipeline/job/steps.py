@@ -39,17 +39,20 @@ class CheckRows(beam.DoFn):
         self.report = report
         self.rows_read = Metrics.counter(COUNTER_NAMESPACE, "rows_read")
         self.rows_invalid = Metrics.counter(COUNTER_NAMESPACE, "rows_quarantined")
+        self.rows_with_nan = Metrics.counter(COUNTER_NAMESPACE, "rows_with_nan")
 
     def setup(self) -> None:
         self.checker = RowChecker(self.config)
 
     def process(self, raw: RawBatch) -> Iterator:
-        clean, invalid = self.checker.check(raw)
+        clean, invalid, nan_rows = self.checker.check_counting_nan(raw)
         if invalid and not self.quarantine:
             raise InvalidInputError(invalid[0].message())
         if self.report:
             self.rows_read.inc(raw.batch.num_rows)
             self.rows_invalid.inc(len(invalid))
+            if nan_rows:
+                self.rows_with_nan.inc(nan_rows)
             for row in invalid:
                 yield beam.pvalue.TaggedOutput(INVALID_TAG, row.to_json())
         if clean.num_rows:
@@ -105,9 +108,21 @@ class TransformBatches(beam.DoFn):
 
 
 def to_parquet_table(batch: pa.RecordBatch, schema: pa.Schema) -> pa.Table:
-    """List layout to the Parquet layout: one-value lists become plain columns."""
-    arrays = [batch.column(i) if pa.types.is_large_list(field.type)
-              else batch.column(i).values for i, field in enumerate(schema)]
+    """List layout to the Parquet layout: one-value lists become plain columns, bytes
+    become UTF-8 strings (a value that is not UTF-8 fails naming its column)."""
+    arrays = []
+    for i, field in enumerate(schema):
+        array = (batch.column(i) if pa.types.is_large_list(field.type)
+                 else batch.column(i).values)
+        if array.type != field.type:
+            try:
+                array = array.cast(field.type)
+            except pa.ArrowInvalid as error:
+                raise InvalidInputError(
+                    f"column {field.name!r} holds bytes that are not UTF-8 text, and Parquet "
+                    f"output stores strings as UTF-8 ({error}); write output.format: "
+                    "tfrecord instead") from error
+        arrays.append(array)
     return pa.Table.from_arrays(arrays, schema=schema)
 
 

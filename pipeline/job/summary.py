@@ -11,6 +11,7 @@ from pipeline.io.layout import (
     DATA_DIR,
     INVALID_DIR,
     MANIFEST,
+    RAW_METADATA_DIR,
     REPORT_DIR,
     SERVING_DIR,
     SUCCESS,
@@ -30,6 +31,8 @@ class RunSummary:
     drift: dict | None = None  # the drift section of a transform-only run
     collisions: dict | None = None  # per hashed feature (collision_counts), None when off
     quarantine: bool = False  # the run set invalid rows aside in invalid/
+    # Rows holding a NaN float, read as missing (docs/config.md "Missing and invalid values").
+    rows_with_nan: int = 0
 
     @property
     def rows_per_second(self) -> float:
@@ -46,13 +49,20 @@ class RunSummary:
                  f"  rows read:        {self.rows_read:,}",
                  f"  rows written:     {self.rows_written:,}",
                  f"  rows quarantined: {self.rows_quarantined:,}"]
+        if self.rows_with_nan:
+            lines.append(f"  rows with NaN:    {self.rows_with_nan:,} (NaN counts as missing: "
+                         "the column's default, or the row is invalid)")
+        if not self.rows_written:
+            lines.append("  no rows:          the input has no valid rows; the output holds "
+                         "the graph and no data (allowed: nothing was analysed)")
         parity = self.parity_sample
         if parity.get("status") == "passed":
             lines.append(f"  parity sample:    {parity['rows_served']:,} rows served by serving/ "
                          "equal the batch output")
         else:
             lines.append(f"  parity sample:    {parity.get('status', 'off')}")
-        parts = [DATA_DIR, TRANSFORM_FN_DIR, TRANSFORMED_METADATA_DIR, SERVING_DIR]
+        parts = [DATA_DIR, TRANSFORM_FN_DIR, TRANSFORMED_METADATA_DIR, RAW_METADATA_DIR,
+                 SERVING_DIR]
         names = [f"{part}/" for part in parts] + [MANIFEST]
         if self.collisions:
             names.append(f"{REPORT_DIR}/")

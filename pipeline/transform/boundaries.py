@@ -33,7 +33,7 @@ def _probe(layer, config: Config, feature: Feature) -> list[float]:
     if column is None:  # bucketizing a product feature: inputs are floats
         is_int = False
     else:
-        is_int = column.type == "int"
+        is_int = column.type in ("int", "bool")
     count = feature.width - 1
     if is_int:
         low = np.full(count, -(2 ** 60), dtype=np.int64)

@@ -76,7 +76,15 @@ def list_layout_schema(spec: dict) -> pa.Schema:
 
 
 def parquet_schema(spec: dict) -> pa.Schema:
-    """Scalars as plain columns, everything else as lists: natural for pyarrow users."""
-    return pa.schema([pa.field(name, value_type if scalar else pa.large_list(value_type))
-                      for name, value_type, scalar in output_columns(spec)])
+    """Scalars as plain columns, everything else as lists: natural for pyarrow users.
+
+    Strings (`keep:` columns) are UTF-8 strings, not bytes, so pandas gives `str`
+    (docs/outputs.md "Reading the outputs").
+    """
+    fields = []
+    for name, value_type, scalar in output_columns(spec):
+        if value_type == pa.large_binary():
+            value_type = pa.large_string()
+        fields.append(pa.field(name, value_type if scalar else pa.large_list(value_type)))
+    return pa.schema(fields)
 

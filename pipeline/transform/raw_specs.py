@@ -17,8 +17,11 @@ from tfx_bsl.public import tfxio
 
 from pipeline.config import Column, Config
 
-ARROW_VALUE_TYPES = {"string": pa.large_binary(), "int": pa.int64(), "float": pa.float32()}
-TF_DTYPES = {"string": tf.string, "int": tf.int64, "float": tf.float32}
+# A bool column is read as int64 0/1 (docs/config.md "Every key"): TF hashes and
+# crosses int64, and tf.Example has no bool list.
+ARROW_VALUE_TYPES = {"string": pa.large_binary(), "int": pa.int64(), "float": pa.float32(),
+                     "bool": pa.int64()}
+TF_DTYPES = {"string": tf.string, "int": tf.int64, "float": tf.float32, "bool": tf.int64}
 
 
 def raw_feature_spec(config: Config, *, with_defaults: bool = False) -> dict:

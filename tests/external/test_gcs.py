@@ -70,8 +70,8 @@ def listing(directory: str) -> list[str]:
 
 def test_a_gcs_run_publishes_in_place_and_equals_the_local_run(gcs_run, local_run):
     assert listing(gcs_run) == sorted(
-        [SUCCESS, "data/", "manifest.json", "report/", "serving/", "transform_fn/",
-         "transformed_metadata/"])
+        [SUCCESS, "data/", "manifest.json", "metadata/", "report/", "serving/",
+         "transform_fn/", "transformed_metadata/"])
     assert not tf.io.gfile.glob(f"{gcs_run}.tmp-*")
     assert tfrecord_content(gcs_run) == tfrecord_content(local_run)
     assert sum(tfrecord_content(gcs_run).values()) == ROWS

@@ -190,7 +190,7 @@ def test_unknown_input_name(tmp_path):
 
 def test_unknown_value_gets_the_closest_choice(tmp_path):
     assert_config_rejected(tmp_path, with_schema(dest={"type": "strng"}), "schema.dest.type",
-                           "is not a known value. Allowed: string | int | float. "
+                           "is not a known value. Allowed: string | int | float | bool. "
                            "Did you mean 'string'?")
 
 
