@@ -140,6 +140,7 @@ class RowChecker:
         index = batch.schema.get_field_index(column.name)
         # A column absent from the file reads as all nulls.
         array = batch.column(index) if index >= 0 else pa.nulls(rows, target)
+        array = _decoded(array)
         is_list = pa.types.is_list(array.type) or pa.types.is_large_list(array.type)
         value_type = array.type.value_type if is_list else array.type
         if not any(accepts(value_type) for accepts in _ACCEPTED_TYPES[column.type]):
@@ -210,6 +211,16 @@ def _mark_rows(problems: dict[int, str], lengths: np.ndarray, bad_values: pa.Arr
     owners = np.searchsorted(np.cumsum(lengths), flagged, side="right")
     for row in np.unique(owners):
         problems.setdefault(int(row), reason)
+
+
+def _decoded(array: pa.Array) -> pa.Array:
+    """A dictionary-encoded column (a pandas categorical) as its plain values."""
+    if pa.types.is_dictionary(array.type):
+        return array.dictionary_decode()
+    is_list = pa.types.is_list(array.type) or pa.types.is_large_list(array.type)
+    if is_list and pa.types.is_dictionary(array.type.value_type):
+        return array.cast(pa.list_(array.type.value_type.value_type))
+    return array
 
 
 def _placeholder(rows: int, value_type: pa.DataType) -> pa.Array:
