@@ -73,8 +73,12 @@ class Progress:
         self.input_bytes = sum(f.size_in_bytes for f in files)
         self.passes = 2 if analyze and config.needs_analysis else 1
         if config.input_format == "parquet" and all("://" not in f.path for f in files):
+            import pyarrow as pa
             import pyarrow.parquet as pq
-            self.input_rows = sum(pq.ParquetFile(f.path).metadata.num_rows for f in files)
+            try:
+                self.input_rows = sum(pq.ParquetFile(f.path).metadata.num_rows for f in files)
+            except (OSError, pa.ArrowException):
+                pass  # an unreadable file: the run itself names it (README "Exit codes")
 
     def stage(self, name: str) -> None:
         self.stage_name = name

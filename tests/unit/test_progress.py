@@ -86,3 +86,16 @@ def test_a_dataflow_job_is_announced_with_its_console_link():
         "featurecross: Dataflow job 2026-12-02_01_02_03-1234567890 submitted: "
         "https://console.cloud.google.com/dataflow/jobs/europe-west1/"
         "2026-12-02_01_02_03-1234567890?project=my-project\n")
+
+
+def test_an_unreadable_file_leaves_the_total_unknown(tmp_path):
+    """The run, not the progress line, reports a broken file (tests/test_cli.py)."""
+    from pipeline.config import parse_config
+    (tmp_path / "broken.parquet").write_bytes(b"not a parquet file")
+    config = parse_config({"input": {"format": "parquet",
+                                     "pattern": str(tmp_path / "*.parquet")},
+                           "schema": {"a": {"type": "string"}},
+                           "features": [{"name": "h", "hash": "a", "num_bins": 8}]})
+    progress = Progress(stream=io.StringIO(), terminal=False)
+    progress.measure_input(config, analyze=True)
+    assert (progress.input_files, progress.input_rows, progress.passes) == (1, None, 1)
