@@ -187,9 +187,14 @@ def _describe(table: pa.Table, input_format: str) -> list[ColumnSample]:
             flat, value_type = flat.dictionary_decode(), value_type.value_type
         kind = _kind(value_type)
         distinct = pc.count_distinct(flat).as_py() if kind else 0
-        columns.append(ColumnSample(field.name, str(field.type), kind, sequence,
-                                    table.num_rows, nulls, distinct))
+        shown = (str(field.type) if input_format == "parquet"
+                 else f"tf.Example {_EXAMPLE_KINDS.get(str(value_type), value_type)}")
+        columns.append(ColumnSample(field.name, shown, kind, sequence, table.num_rows, nulls,
+                                    distinct))
     return columns
+
+
+_EXAMPLE_KINDS = {"string": "bytes_list", "int64": "int64_list", "double": "float_list"}
 
 
 def _kind(value_type: pa.DataType) -> str | None:
@@ -312,7 +317,7 @@ def _hash_feature(column: ColumnSample, names: set[str], rows: int) -> list[str]
     name = _unique(f"{column.name}_id", names)
     why = (f"{column.distinct:,} distinct in {rows:,} rows -> {num_bins:,} bins "
            f"({HASH_BINS_PER_VALUE}x, a power of 2): few share a bin")
-    if column.kind == "int":
+    if column.kind == "int" and not column.sequence:
         why = f"an int with at most {CATEGORICAL_INT_MAX} values is a category; " + why
     return [f"  # {column.name}: {why}", f"  - name: {_scalar(name)}",
             f"    hash: {_scalar(column.name)}", f"    num_bins: {num_bins}"]
