@@ -3,7 +3,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= out/flights
 # PyTorch's CPU wheels (2.13.0+cpu outranks PyPI's CUDA build): the torch extra
-# is for docs/pytorch.md's recipe and its test, never the job.
+# is for docs/pytorch.md's recipe and its test, never the job. TORCH_INDEX= (empty) when
+# pip's configured index already serves the CPU build.
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
 .PHONY: install run test test-unit data bench example clean image template dataflow cloud-settings
@@ -13,7 +14,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: setup.py
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test,data,example,torch]" --extra-index-url $(TORCH_INDEX)
+	$(PY) -m pip install --quiet -e ".[test,data,example,torch]" $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
 	$(PY) -m pip check
 	touch $@
 

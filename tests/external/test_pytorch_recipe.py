@@ -81,3 +81,8 @@ def test_the_ids_fed_to_the_embeddings_are_the_parquet_values(run):
 def test_one_training_step_lowers_the_loss_on_its_batch(run):
     result = recipe().train_one_step(str(run), "clicked", batch_size=BATCH)
     assert np.isfinite(result["loss"]) and result["loss_after"] < result["loss"]
+
+
+def test_the_torch_extra_is_the_cpu_build():
+    """The Makefile installs PyTorch from its CPU index: no CUDA libraries come along."""
+    assert torch.version.cuda is None, f"torch {torch.__version__} is a CUDA build"
