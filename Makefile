@@ -2,6 +2,8 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= out/flights
+# The torch extra is for docs/pytorch.md's recipe and its test, never the job; pip
+# takes its CPU build (torch==2.13.0) from the machine's wheel directory.
 
 .PHONY: install run test test-unit data bench example clean image template dataflow cloud-settings
 
@@ -10,7 +12,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: setup.py
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test,data,example]"
+	$(PY) -m pip install --quiet -e ".[test,data,example,torch]"
 	$(PY) -m pip check
 	touch $@
 

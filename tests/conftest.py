@@ -50,7 +50,7 @@ def flights_parquet_job(tmp_path_factory) -> Job:
     out = tmp_path_factory.mktemp("runs") / "parquet"
     config = _config_with_output_format(tmp_path_factory, "parquet")
     done = subprocess.run([sys.executable, "-m", "pipeline", "run", "--config", str(config),
-                           "--output", str(out)],
+                           "--output", str(out), "--quiet"],  # no progress line
                           cwd=REPO, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr
     return Job(out, done)

@@ -475,3 +475,28 @@ def write_planted_interaction(root: pathlib.Path) -> pathlib.Path:
     config = root / "planted.yaml"
     config.write_text(PLANTED_CONFIG.format(data=root / "planted.parquet"))
     return config
+
+
+# --- a user's own table, for `featurecross init` ----------------------------
+
+def user_table(rows: int = 3000, seed: int = 0):
+    """A table as a new user brings it (pandas): strings with nulls, a pandas
+    categorical, a high-cardinality id, a nullable int, a small int, floats, booleans,
+    a list column and an int label."""
+    import pandas as pd
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({
+        "city": rng.choice(["paris", "rome", "oslo", "lima"], rows).astype(object),
+        "device": pd.Categorical(rng.choice(["ios", "android", "web"], rows)),
+        "user": [f"u{i}" for i in rng.integers(0, 2500, rows)],
+        "age": pd.array([None if i % 17 == 0 else int(v)
+                         for i, v in enumerate(rng.integers(18, 80, rows))], dtype="Int64"),
+        "hour": rng.integers(0, 24, rows),
+        "price": rng.gamma(2.0, 10.0, rows),
+        "premium": rng.random(rows) < 0.3,
+        "tags": [list(rng.choice(["a", "b", "c", "d"], rng.integers(0, 3)))
+                 for _ in range(rows)],
+        "clicked": rng.integers(0, 2, rows),
+    })
+    frame.loc[::50, "city"] = None
+    return frame

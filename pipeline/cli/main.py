@@ -2,8 +2,9 @@
 
 Our own flags are parsed here; Beam's pipeline options are handed to Beam
 unchanged, so one command line runs on the DirectRunner and on Dataflow, and
-any other flag is a usage error (`flags.py`, docs/running.md "Flags"). Each command's
-module formats its own text; TensorFlow and Beam are imported only after
+any other flag is a usage error (`flags.py`, docs/running.md "Flags"). Each
+command is a call of the Python API (`pipeline/api/`), and each command's module formats
+its own text; TensorFlow and Beam are imported only after
 their log levels are set (`quiet.py`), to keep the terminal for our messages.
 """
 
@@ -15,12 +16,11 @@ import json
 import os
 import sys
 
+from pipeline import api
 from pipeline.cli.beam_errors import find_error
 from pipeline.cli.flags import unknown_flag_message
 from pipeline.cli.quiet import quiet_libraries
-from pipeline.config import Config, load_config
-from pipeline.config.paths import check_scheme, is_remote
-from pipeline.config.plan import plan_text
+from pipeline.config.paths import check_scheme
 from pipeline.job.dataflow_options import check_dataflow_options
 
 # README "Exit codes": a scheduler can tell these apart.
@@ -61,6 +61,7 @@ ERRORS = (
     ErrorKind("pipeline.job.dataflow_options", "DataflowOptionsError", EXIT_USAGE),
     ErrorKind("pipeline.explore.suggest", "LabelError", EXIT_USAGE),
     ErrorKind("pipeline.explore.suggest", "NoCandidatesError", EXIT_USAGE),
+    ErrorKind("pipeline.explore.init_config", "InitError", EXIT_USAGE, "init: "),
     ErrorKind("pipeline.serving.parity_sample", "ParityError", EXIT_PARITY),
     ErrorKind("pipeline.job.run", "JobError", EXIT_FAILED),
     ErrorKind("pipeline.job.frozen_run", "FrozenRunError", EXIT_FAILED),
@@ -138,7 +139,23 @@ def _parser() -> argparse.ArgumentParser:
                           "rows is invalid (default: output.max_invalid_share, or 0.1)")
     run.add_argument("--no-collision-report", action="store_true",
                      help="skip the collision report (report/ and manifest.json 'collisions')")
+    run.add_argument("--quiet", action="store_true",
+                     help="no progress line while the run works, only the summary")
     run.set_defaults(handler=_run, command_parser=run)
+
+    init = commands.add_parser(
+        "init", help="write a starter config from the input files' schema and a sample")
+    init.add_argument("--input", required=True, metavar="PATTERN",
+                      help="Parquet or tf.Example TFRecord files")
+    init.add_argument("--label", metavar="COLUMN",
+                      help="the label column: kept in the output, never a feature")
+    init.add_argument("--output", default="featurecross.yaml", metavar="CONFIG",
+                      help="where to write the config (default featurecross.yaml)")
+    init.set_defaults(handler=_init, command_parser=init)
+
+    schema = commands.add_parser(
+        "schema", help="print the config's JSON Schema (for editor completion)")
+    schema.set_defaults(handler=_schema, command_parser=schema)
 
     validate = commands.add_parser("validate", help="check a config and print the plan")
     validate.add_argument("--config", required=True)
@@ -195,36 +212,35 @@ def _share(text: str) -> float:
     return share
 
 
-def _config(args: argparse.Namespace, **overrides) -> Config:
-    """The config file (local or gs://) with the command line's overrides, paths checked."""
-    check_scheme(args.config, "--config")
-    for flag in ("input", "output", "transform_fn"):
-        check_scheme(getattr(args, flag, None), f"--{flag.replace('_', '-')}")
-    read_text = None
-    if is_remote(args.config):
-        from pipeline.io.paths import read_text
-    config = load_config(args.config, read_text=read_text).with_overrides(**overrides)
-    check_scheme(config.input_pattern, f"{args.config}: input.pattern")
-    check_scheme(config.output_dir, f"{args.config}: output.dir")
-    return config
-
-
 def _validate(args: argparse.Namespace, _beam_args: list[str]) -> int:
-    print(plan_text(_config(args)))
+    print(api.validate(args.config).text)
+    return EXIT_OK
+
+
+def _schema(_args: argparse.Namespace, _beam_args: list[str]) -> int:
+    from pipeline.config.schema import schema_text
+    sys.stdout.write(schema_text())
+    return EXIT_OK
+
+
+def _init(args: argparse.Namespace, _beam_args: list[str]) -> int:
+    quiet_libraries()  # TFRecord input is sampled with TensorFlow
+    print(api.init(args.input, label=args.label, output=args.output).message())
     return EXIT_OK
 
 
 def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
-    config = _config(args, input_pattern=args.input, output_dir=args.output,
-                     max_invalid_share=args.max_invalid_share)
+    config = api.load(args.config, input=args.input, output=args.output,
+                      transform_fn=args.transform_fn, max_invalid_share=args.max_invalid_share)
+    # Before TensorFlow loads: a bad Dataflow command line fails in a second.
     check_dataflow_options(beam_args, input_pattern=config.input_pattern,
                            output_dir=config.output_dir, transform_fn_dir=args.transform_fn)
     quiet_libraries()
-    from pipeline.job.run import run_job
-    summary = run_job(config, beam_args, transform_fn_dir=args.transform_fn,
-                      quarantine=args.on_invalid == "quarantine", overwrite=args.overwrite,
-                      verify_rows=args.verify_rows, fail_on_drift=args.fail_on_drift,
-                      collision_report=not args.no_collision_report)
+    summary = api.run(config, transform_fn=args.transform_fn, on_invalid=args.on_invalid,
+                      overwrite=args.overwrite, verify_rows=args.verify_rows,
+                      fail_on_drift=args.fail_on_drift,
+                      collision_report=not args.no_collision_report, beam_args=beam_args,
+                      progress=not args.quiet)
     print(summary.text())
     for line in summary.drift_warnings():
         print(f"featurecross: {line}", file=sys.stderr)
@@ -239,10 +255,11 @@ def _non_negative(text: str) -> int:
 
 
 def _profile(args: argparse.Namespace, beam_args: list[str]) -> int:
-    config = _config(args, input_pattern=args.input)
+    config = api.load(args.config, input=args.input)
     quiet_libraries()
-    from pipeline.explore.profile import profile_data, profile_text
-    profile = profile_data(config, beam_args, max_collision_rate=args.max_collision_rate)
+    from pipeline.explore.profile import profile_text
+    profile = api.profile(config, max_collision_rate=args.max_collision_rate,
+                          beam_args=beam_args)
     print(profile_text(profile))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
@@ -253,12 +270,10 @@ def _profile(args: argparse.Namespace, beam_args: list[str]) -> int:
 
 
 def _suggest(args: argparse.Namespace, beam_args: list[str]) -> int:
-    config = _config(args, input_pattern=args.input)
+    config = api.load(args.config, input=args.input)
     quiet_libraries()
-    from pipeline.explore.suggest import candidates, label_source, suggest_crosses, suggest_text
-    label_source(config, args.label)
-    candidates(config, args.label)
-    result = suggest_crosses(config, beam_args, label=args.label)
+    from pipeline.explore.suggest import suggest_text
+    result = api.suggest(config, args.label, beam_args=beam_args)
     print(suggest_text(result, top=args.top))
     return EXIT_OK
 

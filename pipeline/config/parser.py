@@ -20,11 +20,14 @@ from pipeline.config.model import (
     DEFAULT_MAX_INVALID_SHARE,
     FEATURE_KINDS,
     INPUT_FORMATS,
+    INPUT_KEYS,
     MAX_DENSE_WIDTH,
     MAX_INT64,
     NOT_GIVEN,
     OUTPUT_FORMATS,
+    OUTPUT_KEYS,
     OUTPUT_MODES,
+    TOP_KEYS,
     VOCABULARY_KEYS,
     Column,
     Config,
@@ -68,12 +71,11 @@ class ConfigParser(SectionReader):
         self.later_features: set[str] = set()
 
     def parse(self, raw: Any) -> Config:
-        top = self.mapping(raw, ROOT, ("input", "schema", "features", "crosses", "keep",
-                                        "output", "drift"), required=("input", "schema"))
+        top = self.mapping(raw, ROOT, TOP_KEYS, required=("input", "schema"))
         if "features" not in top and "crosses" not in top:
             raise self.error("features", "is required.", NOT_GIVEN,
                              hint="Declare features, or generate crosses with crosses:.")
-        source = self.mapping(top["input"], "input", ("format", "pattern"), required=("format",))
+        source = self.mapping(top["input"], "input", INPUT_KEYS, required=("format",))
         input_format = self.choice(source["format"], "input.format", INPUT_FORMATS)
         pattern = source.get("pattern")
         if pattern is not None:
@@ -85,8 +87,7 @@ class ConfigParser(SectionReader):
         if "crosses" in top:
             features += self.parse_crosses(top["crosses"], schema, features)
         keep = self.parse_keep(top.get("keep", []), schema)
-        sink = self.mapping(top.get("output", {}), "output",
-                            ("dir", "format", "max_invalid_share"))
+        sink = self.mapping(top.get("output", {}), "output", OUTPUT_KEYS)
         output_dir = sink.get("dir")
         if output_dir is not None:
             output_dir = self.string(output_dir, "output.dir")
@@ -257,8 +258,7 @@ class ConfigParser(SectionReader):
         generated: list[Feature] = []
         for index, spec in enumerate(raw):
             key = f"crosses[{index}]"
-            spec = self.mapping(spec, key, ("all_of", "degree", *_KIND_KEYS["cross"]),
-                                required=("all_of",))
+            spec = self.mapping(spec, key, CROSSES_KEYS, required=("all_of",))
             columns = self.parse_all_of(spec["all_of"], f"{key}.all_of", schema, defined)
             degrees = self.parse_degrees(spec.get("degree", 2), f"{key}.degree", len(columns))
             shared = {k: v for k, v in spec.items() if k not in ("all_of", "degree")}
@@ -368,6 +368,8 @@ class ConfigParser(SectionReader):
         return {"output": output, "sparse": sparse}
 
 
+# What each kind of feature may set besides `name` and its kind key; the JSON
+# Schema (`schema.py`) is generated from these too.
 _KIND_KEYS = {
     "cross": ("num_bins", "max_collision_rate", "hash_key", "vocabulary", "output", "sparse"),
     "hash": ("num_bins", "salt", "output", "sparse"),
@@ -378,3 +380,5 @@ _KIND_KEYS = {
 _ALL_KEYS = ("name", *FEATURE_KINDS, "num_bins", "max_collision_rate", "hash_key", "vocabulary",
              "salt", "num_buckets", "boundaries", "degree", "interaction_only", "include_bias",
              "output", "sparse")
+CROSSES_KEYS = ("all_of", "degree", *_KIND_KEYS["cross"])
+KIND_KEYS = _KIND_KEYS

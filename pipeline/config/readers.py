@@ -11,6 +11,7 @@ import difflib
 from typing import Any, Mapping, Sequence
 
 from pipeline.config.model import (
+    COLUMN_KEYS,
     COLUMN_SHAPES,
     COLUMN_TYPES,
     DEFAULT_HASH_KEY,
@@ -146,7 +147,7 @@ class SectionReader(KeyReader):
         columns = {}
         for name, spec in raw.items():
             key = f"schema.{name}"
-            spec = self.mapping(spec, key, ("type", "default", "shape"), required=("type",))
+            spec = self.mapping(spec, key, COLUMN_KEYS, required=("type",))
             column_type = self.choice(spec["type"], f"{key}.type", COLUMN_TYPES)
             shape = self.choice(spec.get("shape", "scalar"), f"{key}.shape", COLUMN_SHAPES)
             has_default = "default" in spec

@@ -161,8 +161,7 @@ class RowChecker:
                       f"{', '.join(raw.file_columns)}")
             placeholder = as_lists(_placeholder(rows, target), np.ones(rows, np.int64))
             return placeholder, dict.fromkeys(range(rows), reason), True
-        if pa.types.is_dictionary(array.type):  # pandas category: read as its values
-            array = array.dictionary_decode()
+        array = _decoded(array)  # a pandas category reads as its values
         is_list = pa.types.is_list(array.type) or pa.types.is_large_list(array.type)
         value_type = array.type.value_type if is_list else array.type
         if not any(accepts(value_type) for accepts in _ACCEPTED_TYPES[column.type]):
@@ -273,6 +272,16 @@ def _mark_rows(problems: dict[int, str], lengths: np.ndarray, bad_values: pa.Arr
     owners = np.searchsorted(np.cumsum(lengths), flagged, side="right")
     for row in np.unique(owners):
         problems.setdefault(int(row), reason)
+
+
+def _decoded(array: pa.Array) -> pa.Array:
+    """A dictionary-encoded column (a pandas categorical) as its plain values."""
+    if pa.types.is_dictionary(array.type):
+        return array.dictionary_decode()
+    is_list = pa.types.is_list(array.type) or pa.types.is_large_list(array.type)
+    if is_list and pa.types.is_dictionary(array.type.value_type):
+        return array.cast(pa.list_(array.type.value_type.value_type))
+    return array
 
 
 def _placeholder(rows: int, value_type: pa.DataType) -> pa.Array:

@@ -29,6 +29,7 @@ from pipeline.io.publish import Publication, PublishError
 from pipeline.job.builder import build_pipeline
 from pipeline.job.frozen_run import check_frozen_features, check_frozen_run, copy_transform_fn
 from pipeline.job.manifest import write_manifest
+from pipeline.job.progress import Progress
 from pipeline.job.steps import COUNTER_NAMESPACE
 from pipeline.job.summary import RunSummary
 from pipeline.serving.export import export_serving_model
@@ -44,7 +45,7 @@ class JobError(RuntimeError):
 def run_job(config: Config, beam_args: list[str], *, transform_fn_dir: str | None = None,
             quarantine: bool = False, overwrite: bool = False,
             verify_rows: int = DEFAULT_ROWS, fail_on_drift: bool = False,
-            collision_report: bool = True) -> RunSummary:
+            collision_report: bool = True, progress: Progress | None = None) -> RunSummary:
     """Runs the job on `config` and publishes OUT; returns what the run did.
 
     The steps, in order: check the input, output and frozen run; begin the
@@ -53,10 +54,14 @@ def run_job(config: Config, beam_args: list[str], *, transform_fn_dir: str | Non
     transform and write); export `serving/`; reconcile the row counts; serve
     the parity sample; collect the run's figures; write the report and the
     manifest; commit (`_SUCCESS` last). Any failure aborts the publication,
-    so nothing is published.
+    so nothing is published. `progress` is told each step (docs/running.md
+    "Progress"); without one, nothing is shown.
     """
     started = time.monotonic()
+    progress = progress or Progress(enabled=False)
+    progress.stage("checking the input")
     check_input(config.input_pattern, config.input_format)
+    progress.measure_input(config, analyze=transform_fn_dir is None)
     if not config.output_dir:
         raise JobError("no output directory: set output.dir in the config or pass --output")
     if transform_fn_dir:
@@ -78,7 +83,9 @@ def run_job(config: Config, beam_args: list[str], *, transform_fn_dir: str | Non
                                   temp_dir=_temp_dir(options, work_dir),
                                   quarantine=quarantine, analyze=transform_fn_dir is None,
                                   collision_report=collision_report)
+        progress.stage("pipeline")
         result = pipeline.run()
+        progress.submitted(result, options)
         result.wait_until_finish()
         pipeline_seconds = time.monotonic() - started
         counts = pipeline_counters(result)
@@ -86,8 +93,11 @@ def run_job(config: Config, beam_args: list[str], *, transform_fn_dir: str | Non
         check_rows(config, counts, analyzed=transform_fn_dir is None, quarantine=quarantine,
                    publication=publication)
         write_raw_metadata(config, work_dir)
+        progress.stage("exporting serving/")
         export_serving_model(config, work_dir, os.path.join(work_dir, SERVING_DIR))
+        progress.stage("parity sample")
         parity, parity_seconds = parity_sample.check(work_dir)
+        progress.stage("report and manifest")
         figures = run_figures.collect(config, work_dir, frozen_run=transform_fn_dir,
                                       fail_on_drift=fail_on_drift)
         summary = RunSummary(publication.output_dir, counts.get("rows_read", 0),

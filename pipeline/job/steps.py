@@ -17,6 +17,7 @@ from pipeline.diagnostics.drift_counts import DRIFT_TAG, BatchDriftCounts
 from pipeline.diagnostics.fingerprints import BatchColumns, BatchCombinations
 from pipeline.io.part_files import PartFileFormat, WritePartFiles
 from pipeline.io.rows import InvalidInputError, RawBatch, RowChecker
+from pipeline.job import read_tally
 from pipeline.transform.output_specs import output_feature_spec, parquet_schema
 
 COUNTER_NAMESPACE = "featurecross"
@@ -46,6 +47,7 @@ class CheckRows(beam.DoFn):
 
     def process(self, raw: RawBatch) -> Iterator:
         clean, invalid, nan_rows = self.checker.check_counting_nan(raw)
+        read_tally.add("transform" if self.report else "analysis", raw.batch.num_rows)
         if invalid and not self.quarantine:
             raise InvalidInputError(invalid[0].message())
         if self.report:
