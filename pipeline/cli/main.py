@@ -18,6 +18,7 @@ from pipeline.cli.beam_errors import find_error
 from pipeline.cli.quiet import quiet_libraries
 from pipeline.config import load_config
 from pipeline.config.plan import plan_text
+from pipeline.diagnostics.budget import DEFAULT_MEMORY_MB
 from pipeline.job.dataflow_options import check_dataflow_options
 
 # README "Exit codes": a scheduler can tell these apart.
@@ -127,6 +128,12 @@ def _parser() -> argparse.ArgumentParser:
                           "(outputs are still complete and published)")
     run.add_argument("--no-collision-report", action="store_true",
                      help="skip the collision report (report/ and manifest.json 'collisions')")
+    run.add_argument("--diagnostics-memory-mb", type=_positive, default=DEFAULT_MEMORY_MB,
+                     metavar="MB",
+                     help="memory per worker for the collision report, the drift baseline "
+                          "and num_bins: auto, shared by the hashed features: each is counted "
+                          "exactly up to its share, then sampled (default "
+                          f"{DEFAULT_MEMORY_MB})")
     run.set_defaults(handler=_run)
 
     validate = commands.add_parser("validate", help="check a config and print the plan")
@@ -188,11 +195,19 @@ def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
     summary = run_job(config, beam_args, transform_fn_dir=args.transform_fn,
                       quarantine=args.on_invalid == "quarantine", overwrite=args.overwrite,
                       verify_rows=args.verify_rows, fail_on_drift=args.fail_on_drift,
-                      collision_report=not args.no_collision_report)
+                      collision_report=not args.no_collision_report,
+                      diagnostics_memory_mb=args.diagnostics_memory_mb)
     print(summary.text())
     for line in summary.drift_warnings():
         print(f"featurecross: {line}", file=sys.stderr)
     return EXIT_DRIFT if summary.drift_gate_failed else EXIT_OK
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
 
 
 def _non_negative(text: str) -> int:

@@ -16,6 +16,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.config import Config
 from pipeline.diagnostics import run_figures
+from pipeline.diagnostics.budget import DEFAULT_MEMORY_MB
 from pipeline.diagnostics.report import write_report
 from pipeline.io.layout import SERVING_DIR, TEMP_DIR_NAME
 from pipeline.io.publish import Publication, PublishError
@@ -36,7 +37,8 @@ class JobError(RuntimeError):
 def run_job(config: Config, beam_args: list[str], *, transform_fn_dir: str | None = None,
             quarantine: bool = False, overwrite: bool = False,
             verify_rows: int = DEFAULT_ROWS, fail_on_drift: bool = False,
-            collision_report: bool = True) -> RunSummary:
+            collision_report: bool = True,
+            diagnostics_memory_mb: int = DEFAULT_MEMORY_MB) -> RunSummary:
     """Runs the job on `config` and publishes OUT; returns what the run did.
 
     The steps, in order: check the input, output and frozen run; begin the
@@ -69,7 +71,8 @@ def run_job(config: Config, beam_args: list[str], *, transform_fn_dir: str | Non
         pipeline = build_pipeline(config, options, output_dir=work_dir,
                                   temp_dir=_temp_dir(options, work_dir),
                                   quarantine=quarantine, analyze=transform_fn_dir is None,
-                                  collision_report=collision_report)
+                                  collision_report=collision_report,
+                                  diagnostics_memory_mb=diagnostics_memory_mb)
         result = pipeline.run()
         result.wait_until_finish()
         pipeline_seconds = time.monotonic() - started
