@@ -23,7 +23,7 @@ MIN_EXACT_LIMIT = 4096     # a feature's exact limit never goes below this
 SAMPLE_KEYS = 4096         # keys a sketched feature samples (bottom-k)
 BASELINE_KEYS = 2048       # of which the drift baseline stores this many
 SAMPLE_BINS = 4096         # bins sampled when rows per bin do not fit as an array
-HEAVY_BINS = 1024          # busiest bins tracked for the maximum rows per bin
+HEAVY_BINS = 4096          # busiest bins tracked for the maximum rows per bin
 BYTES_PER_BIN = 8          # a dense rows-per-bin array's cost per bin (int64)
 
 

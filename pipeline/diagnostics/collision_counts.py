@@ -3,8 +3,8 @@
 The transform step hands every batch (raw and transformed) to
 `fingerprints.BatchCombinations`, which fingerprints each hashed feature's
 values with NumPy and groups them into distinct keys with their bin and row
-count, and emits one (feature, summary) pair per feature. `CountCollisions`
-merges them per feature (`beam.CombinePerKey` over `collisions.KeyCounts`: no
+count. `CountCollisions` keys each batch's summaries by feature and merges
+them per feature (`beam.CombinePerKey` over `collisions.KeyCounts`: no
 accumulator holds more than one feature, and on Dataflow the features' merges
 spread over workers; each bundle pre-combines its own) within the memory
 budget (`budget.DiagnosticsBudget`), and writes into the output directory the
@@ -67,15 +67,17 @@ class MergeKeyCounts(beam.CombineFn):
         return accumulator
 
 
-def feature_output(name: str, counts: KeyCounts, targets: tuple[float, ...]) -> tuple:
+def feature_output(merged: tuple[str, KeyCounts], targets: tuple[float, ...]) -> tuple:
     """(name, its figures, its drift sample): small, whatever the feature's size."""
+    name, counts = merged
     return (name, {**counts.figures(targets=targets),
                    "occupancy_curve": counts.occupancy_curve()}, counts.drift_sample())
 
 
 class CountCollisions(beam.PTransform):
-    """(feature, per-batch summary) pairs in; `collisions.json` and `combinations.npz`
-    in `output_dir` out.
+    """Per-batch summaries ({feature: summary}) in; `collisions.json` and
+    `combinations.npz` in `output_dir` out. Each summary is split by feature
+    and merged per feature.
 
     `targets`: collision rates to find the smallest round num_bins for;
     `order`: the features' order in the figures (the config's).
@@ -94,8 +96,9 @@ class CountCollisions(beam.PTransform):
     def expand(self, summaries):
         described = {**self.budget.describe(), "exact_limit": self.combine.exact_limit}
         return (summaries
+                | "ByFeature" >> beam.FlatMap(dict.items)
                 | "MergeKeyCountsPerFeature" >> beam.CombinePerKey(self.combine)
-                | "FiguresAndSample" >> beam.MapTuple(feature_output, self.targets)
+                | "FiguresAndSample" >> beam.Map(feature_output, self.targets)
                 | "Gather" >> beam.combiners.ToList()
                 | "WriteCounts" >> beam.Map(write_counts, self.output_dir, described,
                                             self.order))

@@ -91,7 +91,7 @@ class BottomK:
         """(estimated distinct ids, its relative standard error); exact when complete."""
         if self.complete:
             return float(len(self.ids)), 0.0
-        return (self.k - 1) / self.share(), 1.0 / np.sqrt(self.k - 2)
+        return (self.k - 1) / self.share(), float(1.0 / np.sqrt(self.k - 2))
 
     def subsample(self, k: int) -> tuple[np.ndarray, np.ndarray, np.uint64]:
         """The bottom-k of this sample for a smaller k: (ids sorted, rows, threshold)."""

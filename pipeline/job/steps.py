@@ -68,8 +68,7 @@ class TransformBatches(beam.DoFn):
     counts, per batch, on one shared encoding of the columns
     (`combinations.BatchColumns`): with `count_combinations`, each hashed
     feature's distinct combinations (`combinations.BatchCombinations`) go to
-    the COLLISIONS_TAG output as (feature name, summary) pairs, merged per
-    feature for the collision report and drift; with
+    the COLLISIONS_TAG output, for the collision report and drift; with
     `count_drift`, the drift counts (`drift_counts.BatchDriftCounts`) go to
     the DRIFT_TAG output.
     """
@@ -99,8 +98,8 @@ class TransformBatches(beam.DoFn):
         yield position, transformed
         columns = BatchColumns(batch, transformed, self.fingerprint_memos)
         if self.combinations is not None:
-            for name, summary in self.combinations(columns).items():
-                yield beam.pvalue.TaggedOutput(COLLISIONS_TAG, (name, summary))
+            yield beam.pvalue.TaggedOutput(COLLISIONS_TAG,
+                                           self.combinations(columns))
         if self.drift is not None:
             yield beam.pvalue.TaggedOutput(DRIFT_TAG, self.drift(columns))
 
