@@ -11,6 +11,7 @@ from apache_beam.testing import test_pipeline
 from pipeline.diagnostics.budget import DiagnosticsBudget
 from pipeline.diagnostics.collision_counts import (
     CountCollisions,
+    MergeKeyCounts,
     read_collisions,
     read_combinations,
 )
@@ -106,3 +107,31 @@ def test_the_drift_sample_is_a_bottom_k_sample_with_exact_rows(counted, name):
         sample["range_rows"],
         range_rows(drawn % np.uint64(NUM_BINS[name]), np.ones(len(drawn)),
                    NUM_BINS[name]))
+
+
+EVENTS: list[str] = []
+
+
+class _LoggedMerge(MergeKeyCounts):
+    def add_input(self, accumulator, summary):
+        EVENTS.append("add")
+        return super().add_input(accumulator, summary)
+
+
+def _logged_batch(index: int) -> dict:
+    EVENTS.append("batch")
+    keys = np.arange(index * 100, index * 100 + 100, dtype=np.uint64)
+    return {name: (*group_keys(keys, keys % np.uint64(10)), 10) for name in ("f", "g")}
+
+
+def test_each_bundle_pre_combines_its_batches_per_feature(tmp_path):
+    """Combiner lifting: each batch's summaries are added to the per-feature accumulators
+    as the batch is made, not buffered until every batch is in (docs/performance.md
+    "Memory")."""
+    EVENTS.clear()
+    count = CountCollisions(str(tmp_path))
+    count.combine = _LoggedMerge(DiagnosticsBudget())
+    with test_pipeline.TestPipeline() as pipeline:
+        _ = pipeline | beam.Create(range(6)) | beam.Map(_logged_batch) | count
+    assert EVENTS[:6] == ["batch", "add", "add", "batch", "add", "add"], EVENTS
+    assert read_collisions(str(tmp_path))["features"]["f"]["distinct"] == 600
