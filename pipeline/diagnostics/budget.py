@@ -16,8 +16,9 @@ import dataclasses
 
 DEFAULT_MEMORY_MB = 512
 # What one distinct key costs in `collisions.KeyCounts`: 24 bytes held (key,
-# bin, rows), as much again while batches are concatenated and grouped, and
-# a pickled copy when an accumulator leaves a bundle.
+# bin, rows), up to as much again in batches waiting to be grouped (they are
+# grouped once they outnumber the keys held), and room for the grouping
+# itself and a pickled copy when an accumulator leaves a bundle.
 BYTES_PER_KEY = 64
 MIN_EXACT_LIMIT = 4096     # a feature's exact limit never goes below this
 SAMPLE_KEYS = 4096         # keys a sketched feature samples (bottom-k)

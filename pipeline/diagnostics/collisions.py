@@ -118,8 +118,7 @@ class KeyCounts:
             return
         self.pending.append((keys, bins, rows))
         self.pending_size += len(keys)
-        if self.pending_size > max(1 << 16, len(self.keys)) or (
-                len(self.keys) + self.pending_size > self.exact_limit):
+        if self.pending_size > max(1 << 16, len(self.keys)):
             self.compact()
 
     def merge(self, other: "KeyCounts") -> None:

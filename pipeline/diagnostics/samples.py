@@ -80,7 +80,10 @@ class BottomK:
                                                        self.threshold)
 
     def merge(self, other: "BottomK") -> None:
-        self.threshold = min(self.threshold, other.threshold)
+        if other.threshold < self.threshold:  # ids above it may lack the other's rows
+            self.threshold = other.threshold
+            inside = mix64(self.ids) <= self.threshold
+            self.ids, self.rows = self.ids[inside], self.rows[inside]
         self.add(other.ids, other.rows)
 
     def share(self) -> float:
