@@ -21,7 +21,7 @@ DEFAULT_MEMORY_MB = 512
 # itself and a pickled copy when an accumulator leaves a bundle.
 BYTES_PER_KEY = 64
 MIN_EXACT_LIMIT = 4096     # a feature's exact limit never goes below this
-SAMPLE_KEYS = 4096         # keys a sketched feature samples (bottom-k)
+SAMPLE_KEYS = 4096         # keys a sampled feature keeps (bottom-k)
 BASELINE_KEYS = 2048       # of which the drift baseline stores this many
 SAMPLE_BINS = 4096         # bins sampled when rows per bin do not fit as an array
 HEAVY_BINS = 4096          # busiest bins tracked for the maximum rows per bin
