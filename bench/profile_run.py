@@ -41,7 +41,7 @@ CATEGORIES = [
     ("drift: value and bucket counts", ["drift_counts.py"]),
     ("combinations (fingerprints): collisions and drift",
      ["BatchCombinations.__call__ (", "fingerprints.py"]),
-    ("collision counts and report/", ["collision_counts.py", "collisions.py",
+    ("collision counts and report/", ["collision_counts.py", "collisions.py", "samples.py",
                                      "pipeline/diagnostics/report.py"]),
     ("feature stats", ["pipeline/diagnostics/stats.py"]),
     ("parity sample", ["ParitySample.check ("]),

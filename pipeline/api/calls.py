@@ -13,6 +13,7 @@ from typing import Sequence
 from pipeline.api.configs import ConfigSource, load
 from pipeline.config import Config
 from pipeline.config.plan import plan_text
+from pipeline.diagnostics.budget import DEFAULT_MEMORY_MB
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,8 +36,8 @@ def run(config: ConfigSource, *, input: str | None = None,
         output: str | None = None, transform_fn: str | None = None,
         on_invalid: str = "fail", overwrite: bool = False, verify_rows: int = 1000,
         fail_on_drift: bool = False, collision_report: bool = True,
-        max_invalid_share: float | None = None, beam_args: Sequence[str] = (),
-        progress: bool = True):
+        max_invalid_share: float | None = None, diagnostics_memory_mb: int = DEFAULT_MEMORY_MB,
+        beam_args: Sequence[str] = (), progress: bool = True):
     """Runs the job (`featurecross run`) and returns its `RunSummary`.
 
     `beam_args` are Beam's own flags (`["--runner", "DataflowRunner", ...]`);
@@ -57,7 +58,8 @@ def run(config: ConfigSource, *, input: str | None = None,
         return run_job(loaded, list(beam_args), transform_fn_dir=transform_fn,
                        quarantine=on_invalid == "quarantine", overwrite=overwrite,
                        verify_rows=verify_rows, fail_on_drift=fail_on_drift,
-                       collision_report=collision_report, progress=shown)
+                       collision_report=collision_report,
+                       diagnostics_memory_mb=diagnostics_memory_mb, progress=shown)
 
 
 def profile(config: ConfigSource, *, input: str | None = None,

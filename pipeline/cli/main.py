@@ -21,6 +21,7 @@ from pipeline.cli.beam_errors import find_error
 from pipeline.cli.flags import unknown_flag_message
 from pipeline.cli.quiet import quiet_libraries
 from pipeline.config.paths import check_scheme
+from pipeline.diagnostics.budget import DEFAULT_MEMORY_MB
 from pipeline.job.dataflow_options import check_dataflow_options
 
 # README "Exit codes": a scheduler can tell these apart.
@@ -139,6 +140,12 @@ def _parser() -> argparse.ArgumentParser:
                           "rows is invalid (default: output.max_invalid_share, or 0.1)")
     run.add_argument("--no-collision-report", action="store_true",
                      help="skip the collision report (report/ and manifest.json 'collisions')")
+    run.add_argument("--diagnostics-memory-mb", type=_positive, default=DEFAULT_MEMORY_MB,
+                     metavar="MB",
+                     help="memory per worker for the collision report, the drift baseline "
+                          "and num_bins: auto, shared by the hashed features: each is counted "
+                          "exactly up to its share, then sampled (default "
+                          f"{DEFAULT_MEMORY_MB})")
     run.add_argument("--quiet", action="store_true",
                      help="no progress line while the run works, only the summary")
     run.set_defaults(handler=_run, command_parser=run)
@@ -239,12 +246,20 @@ def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
     summary = api.run(config, transform_fn=args.transform_fn, on_invalid=args.on_invalid,
                       overwrite=args.overwrite, verify_rows=args.verify_rows,
                       fail_on_drift=args.fail_on_drift,
-                      collision_report=not args.no_collision_report, beam_args=beam_args,
+                      collision_report=not args.no_collision_report,
+                      diagnostics_memory_mb=args.diagnostics_memory_mb, beam_args=beam_args,
                       progress=not args.quiet)
     print(summary.text())
     for line in summary.drift_warnings():
         print(f"featurecross: {line}", file=sys.stderr)
     return EXIT_DRIFT if summary.drift_gate_failed else EXIT_OK
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
 
 
 def _non_negative(text: str) -> int:

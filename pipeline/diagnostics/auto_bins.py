@@ -3,7 +3,8 @@
 Inside tf.Transform's analysis, `ResolveNumBins` (a `ptransform_analyzer`)
 gathers the cross's distinct 64-bit fingerprints and returns the smallest
 round size whose exact collision rate on them is at most
-`max_collision_rate`; tf.Transform freezes it into `transform_fn/` as a
+`max_collision_rate` (above the memory budget's exact limit, the random-hash
+rate at the sampled distinct count); tf.Transform freezes it into `transform_fn/` as a
 constant. How it was chosen is recorded next to the graph, in
 `transform_fn/assets.extra/num_bins.json`, which transform-only runs carry
 along with the graph (docs/config.md "num_bins: auto").
@@ -20,6 +21,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from pipeline.config import Config, Feature
+from pipeline.diagnostics.budget import SAMPLE_KEYS
 from pipeline.diagnostics.collisions import (
     EXACT_LIMIT,
     KeyCounts,
@@ -67,10 +69,11 @@ def choose_num_bins(counts: KeyCounts, max_collision_rate: float) -> dict:
         rate = colliding_keys(keys, num_bins) / distinct if distinct else 0.0
         method = "exact"
     else:
-        distinct = counts.sketch.get_estimate()
+        distinct, error = counts.distinct()
         num_bins = smallest_round_num_bins_expected(distinct, max_collision_rate)
         rate = expected_collision_rate(distinct, num_bins)
-        method = "sketch (Apache DataSketches CPC; random-hash model)"
+        method = (f"sample (bottom-{SAMPLE_KEYS} of the keys, distinct keys with a relative "
+                  f"standard error of {error:.2%}; random-hash model)")
     return {"num_bins": int(num_bins), "max_collision_rate": max_collision_rate,
             "distinct": round(distinct), "collision_rate": rate, "method": method}
 

@@ -4,9 +4,10 @@ A hashed feature maps distinct raw values (or combinations) to bins by
 fingerprint modulo `num_bins`. Given the distinct fingerprints, the figures
 are exact: distinct keys, bins used, the share of keys that share their bin
 with another key, and rows per bin. `KeyCounts` gathers them mergeably (a
-Beam accumulator); above `EXACT_LIMIT` distinct keys it switches to an
-Apache DataSketches CPC sketch, and the figures say so (docs/outputs.md "Collision
-report").
+Beam accumulator); above its exact limit (set by the memory budget,
+`pipeline.diagnostics.budget`) it keeps bounded samples instead
+(`pipeline.diagnostics.samples`), and the figures say so and with which error
+(docs/outputs.md "Collision report").
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from typing import Iterable
 
 import numpy as np
 
+from pipeline.diagnostics.budget import HEAVY_BINS, SAMPLE_BINS, SAMPLE_KEYS
 from pipeline.diagnostics.fingerprints import group_keys
+from pipeline.diagnostics.samples import BottomK, HeavyBins, range_rows
 
-EXACT_LIMIT = 1_000_000  # distinct keys per feature counted exactly
-SKETCH_LG_K = 12         # CPC sketch size: about 1% relative error
-SKETCH_STDDEVS = 2       # bounds reported for a sketched count (about 95%)
-DENSE_BINS_LIMIT = 1 << 22  # sketch mode keeps rows per bin in an array up to this size
+EXACT_LIMIT = 1_000_000  # distinct keys counted exactly when no budget says otherwise
+SKETCH_STDDEVS = 2       # bounds reported for a sampled count: 2 standard errors (about 95%)
+DENSE_BINS_LIMIT = 1 << 22  # sampled features keep rows per bin in an array up to this size
 MAX_ROUND_SIZE = 1 << 62
 
 
@@ -80,29 +82,39 @@ def smallest_round_num_bins_expected(keys: float, target: float) -> int:
 class KeyCounts:
     """Mergeable distinct keys of one feature, each with its bin and row count.
 
-    Exact while at most `exact_limit` distinct keys were seen; above that a
-    CPC sketch counts keys and rows per bin are kept per bin instead.
+    Exact while at most `exact_limit` distinct keys were seen. Above that it
+    keeps bounded samples instead (`pipeline.diagnostics.samples`): a bottom-k
+    sample of the keys with their rows (distinct count, drift), rows per bin
+    range (bin shift), and rows per bin as an array of `num_bins` while
+    `num_bins <= dense_bin_limit`, else a sample of the bins and the busiest
+    bins (bins used, rows per bin).
     """
 
-    def __init__(self, num_bins: int, *, exact_limit: int = EXACT_LIMIT) -> None:
+    def __init__(self, num_bins: int, *, exact_limit: int = EXACT_LIMIT,
+                 dense_bin_limit: int = DENSE_BINS_LIMIT) -> None:
         self.num_bins = num_bins
         self.exact_limit = exact_limit
+        self.dense_bin_limit = dense_bin_limit
         self.keys = np.zeros(0, np.uint64)
         self.bins = np.zeros(0, np.uint64)
         self.rows = np.zeros(0, np.int64)
         self.pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.pending_size = 0
-        self.sketch = None        # datasketches.cpc_sketch once over the limit
-        self.bin_rows = None      # rows per bin (dense array or (bins, rows)) in sketch mode
+        self.sampled = False
+        self.sample: BottomK | None = None       # keys and their rows, once over the limit
+        self.ranges: np.ndarray | None = None    # rows per bin range, once over the limit
+        self.bin_rows: np.ndarray | None = None  # rows per bin, when num_bins fits
+        self.bin_sample: BottomK | None = None   # else a sample of the bins
+        self.heavy: HeavyBins | None = None      # and the busiest bins
 
     @property
     def exact(self) -> bool:
-        return self.sketch is None
+        return not self.sampled
 
     def add(self, keys: np.ndarray, bins: np.ndarray, rows: np.ndarray) -> None:
         """Adds distinct keys of a batch (from `group_keys`)."""
-        if self.sketch is not None:
-            self._add_to_sketch(keys, bins, rows)
+        if self.sampled:
+            self._add_to_samples(keys, bins, rows)
             return
         self.pending.append((keys, bins, rows))
         self.pending_size += len(keys)
@@ -110,19 +122,20 @@ class KeyCounts:
             self.compact()
 
     def merge(self, other: "KeyCounts") -> None:
-        if other.sketch is None:
+        if not other.sampled:
             other.compact()
             self.add(other.keys, other.bins, other.rows)
             return
-        if self.sketch is None:
+        if not self.sampled:
             self.compact()
-            self._start_sketch()
-        from datasketches import cpc_union
-        union = cpc_union(SKETCH_LG_K)
-        union.update(self.sketch)
-        union.update(other.sketch)
-        self.sketch = union.get_result()
-        self._add_bin_rows(*other.bin_rows_arrays())
+            self._start_samples()
+        self.sample.merge(other.sample)
+        self.ranges += other.ranges
+        if self.bin_rows is not None:
+            self.bin_rows += other.bin_rows
+        else:
+            self.bin_sample.merge(other.bin_sample)
+            self.heavy.merge(other.heavy)
 
     def compact(self) -> None:
         if not self.pending:
@@ -133,62 +146,73 @@ class KeyCounts:
         self.pending, self.pending_size = [], 0
         self.keys, self.bins, self.rows = group_keys(keys, bins, rows)
         if len(self.keys) > self.exact_limit:
-            self._start_sketch()
+            self._start_samples()
 
-    def _start_sketch(self) -> None:
-        from datasketches import cpc_sketch
-        self.sketch = cpc_sketch(SKETCH_LG_K)
+    def _start_samples(self) -> None:
+        self.sampled = True
+        self.sample = BottomK(SAMPLE_KEYS)
+        self.ranges = np.zeros(len(range_rows(np.zeros(0, np.uint64), np.zeros(0),
+                                              self.num_bins)), np.int64)
+        if self.num_bins <= self.dense_bin_limit:
+            self.bin_rows = np.zeros(self.num_bins, np.int64)
+        else:
+            self.bin_sample, self.heavy = BottomK(SAMPLE_BINS), HeavyBins(HEAVY_BINS)
         keys, bins, rows = self.keys, self.bins, self.rows
-        self.keys = self.bins = self.rows = np.zeros(0, np.uint64)
-        self._add_to_sketch(keys, bins, rows)
+        self.keys, self.bins, self.rows = (np.zeros(0, np.uint64), np.zeros(0, np.uint64),
+                                           np.zeros(0, np.int64))
+        self._add_to_samples(keys, bins, rows)
 
-    def _add_to_sketch(self, keys: np.ndarray, bins: np.ndarray, rows: np.ndarray) -> None:
-        for key in keys.view(np.int64).tolist():
-            self.sketch.update(key)
-        self._add_bin_rows(bins, rows)
-
-    def _add_bin_rows(self, bins: np.ndarray, rows: np.ndarray) -> None:
-        if self.num_bins <= DENSE_BINS_LIMIT:
-            counts = np.bincount(bins.astype(np.int64), weights=rows,
-                                 minlength=self.num_bins).astype(np.int64)
-            self.bin_rows = counts if self.bin_rows is None else self.bin_rows + counts
+    def _add_to_samples(self, keys: np.ndarray, bins: np.ndarray, rows: np.ndarray) -> None:
+        self.sample.add(keys, rows)
+        self.ranges += range_rows(bins, rows, self.num_bins)
+        if self.bin_rows is not None:
+            self.bin_rows += np.bincount(bins.astype(np.int64), weights=rows,
+                                         minlength=self.num_bins).astype(np.int64)
             return
-        old_bins, old_rows = self.bin_rows_arrays()
-        merged_bins, _, merged_rows = group_keys(np.concatenate([old_bins, bins]),
-                                                 np.concatenate([old_bins, bins]),
-                                                 np.concatenate([old_rows, rows]))
-        self.bin_rows = (merged_bins, merged_rows)
+        used, _, per_bin = group_keys(bins, bins, rows)
+        self.bin_sample.add(used, per_bin)
+        self.heavy.add(used, per_bin)
 
     def bin_rows_arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        """(the bins in use, rows in each), exact or sketched."""
-        if self.sketch is None:
+        """(the bins in use, rows in each): exact, or sampled when the bins are."""
+        if not self.sampled:
             self.compact()
             bins, _, rows = group_keys(self.bins, self.bins, self.rows)
             return bins, rows
         if self.bin_rows is None:
-            return np.zeros(0, np.uint64), np.zeros(0, np.int64)
-        if isinstance(self.bin_rows, tuple):
-            return self.bin_rows
+            return self.bin_sample.ids, self.bin_sample.rows
         used = np.flatnonzero(self.bin_rows)
         return used.astype(np.uint64), self.bin_rows[used]
 
     def __getstate__(self) -> dict:
         self.compact()
-        state = dict(self.__dict__)
-        if self.sketch is not None:
-            state["sketch"] = self.sketch.serialize()
-        return state
+        return dict(self.__dict__)
 
-    def __setstate__(self, state: dict) -> None:
-        if state.get("sketch") is not None:
-            from datasketches import cpc_sketch
-            state["sketch"] = cpc_sketch.deserialize(state["sketch"])
-        self.__dict__.update(state)
+    def distinct(self) -> tuple[float, float]:
+        """(distinct keys, relative standard error: 0 when counted exactly)."""
+        self.compact()
+        return self.sample.distinct() if self.sampled else (float(len(self.keys)), 0.0)
+
+    def drift_sample(self) -> dict:
+        """What drift needs, bounded: a bottom-k sample of the keys (sorted) with
+        their rows and threshold, and rows per bin range (docs/running.md "Drift
+        against the frozen analysis")."""
+        self.compact()
+        if self.sampled:
+            keys, key_rows, threshold = self.sample.subsample(SAMPLE_KEYS)
+            ranges = self.ranges
+        else:
+            sample = BottomK(SAMPLE_KEYS)
+            sample.add(self.keys, self.rows)
+            keys, key_rows, threshold = sample.subsample(SAMPLE_KEYS)
+            ranges = range_rows(self.bins, self.rows, self.num_bins)
+        return {"keys": keys, "key_rows": key_rows, "threshold": np.uint64(threshold),
+                "range_rows": ranges}
 
     def figures(self, *, targets: Iterable[float] = ()) -> dict:
         """The feature's collision figures; `targets` adds the smallest round size per rate."""
         self.compact()
-        if self.sketch is None:
+        if not self.sampled:
             n = len(self.keys)
             # Keys per bin from the bins the batches gave: a salted hash's are not key % m.
             per_bin = np.unique(self.bins, return_counts=True)[1]
@@ -197,34 +221,57 @@ class KeyCounts:
             _, bin_rows = self.bin_rows_arrays()
             result = {"method": "exact", "distinct": n, "bins_used": len(per_bin),
                       "colliding": colliding, "collision_rate": rate}
+            result.update(occupancy(bin_rows))
             sizes = {t: smallest_round_num_bins(self.keys, t) for t in targets}
         else:
-            n = self.sketch.get_estimate()
-            _, bin_rows = self.bin_rows_arrays()
-            rate = expected_collision_rate(n, self.num_bins)
-            result = {"method": f"sketch (Apache DataSketches CPC, lg_k={SKETCH_LG_K}; "
-                                "collision rate from the random-hash model)",
-                      "distinct": round(n),
-                      "distinct_bounds": [round(self.sketch.get_lower_bound(SKETCH_STDDEVS)),
-                                          round(self.sketch.get_upper_bound(SKETCH_STDDEVS))],
-                      "bins_used": len(bin_rows), "colliding": round(rate * n),
-                      "collision_rate": rate}
+            result = self._sampled_figures()
+            n = result["distinct"]
             sizes = {t: smallest_round_num_bins_expected(n, t) for t in targets}
         result["num_bins"] = self.num_bins
+        result["exact_limit"] = self.exact_limit
         result["expected_collision_rate"] = expected_collision_rate(n, self.num_bins)
-        result.update(occupancy(bin_rows))
         if targets:
             result["smallest_num_bins"] = {f"{t:g}": size for t, size in sizes.items()}
         return result
 
+    def _sampled_figures(self) -> dict:
+        n, error = self.sample.distinct()
+        rate = expected_collision_rate(n, self.num_bins)
+        result = {"method": f"sample (bottom-{SAMPLE_KEYS} of the keys; distinct keys "
+                            f"with a relative standard error of {error:.2%}; "
+                            "collision rate from the random-hash model)",
+                  "distinct": round(n), "distinct_relative_error": error,
+                  "distinct_bounds": [round(n * (1 - SKETCH_STDDEVS * error)),
+                                      round(n * (1 + SKETCH_STDDEVS * error))],
+                  "colliding": round(rate * n), "collision_rate": rate}
+        _, bin_rows = self.bin_rows_arrays()
+        if self.bin_rows is not None:
+            result["bins_used"] = len(bin_rows)
+            result.update(occupancy(bin_rows))
+            return result
+        used, used_error = self.bin_sample.distinct()
+        figures = occupancy(bin_rows)
+        low, high = self.heavy.max_bounds()
+        low = max(low, figures["rows_per_bin"]["max"])
+        figures["rows"] = int(self.ranges.sum())
+        figures["rows_per_bin"]["max"] = low
+        result.update(figures, bins_used=round(used), bins_used_relative_error=used_error,
+                      rows_per_bin_max_bounds=[low, max(low, high)])
+        result["method"] += (f"; bins from a bottom-{SAMPLE_BINS} sample, the maximum "
+                             f"from the {HEAVY_BINS} busiest")
+        return result
+
     def occupancy_curve(self, points: int = 400) -> list[list[int]]:
-        """[rank, rows] of the used bins, busiest first, thinned to about `points` (for plots)."""
+        """[rank, rows] of the used bins, busiest first, thinned to about `points` (for plots).
+
+        From a sample of the bins each rank is scaled by the sample's share."""
         _, bin_rows = self.bin_rows_arrays()
         ordered = np.sort(bin_rows)[::-1]
+        scale = 1.0 / self.bin_sample.share() if self.bin_sample is not None else 1.0
         ranks = np.arange(len(ordered))
         if len(ordered) > points:
             ranks = np.unique(np.geomspace(1, len(ordered), points).astype(int) - 1)
-        return [[int(rank) + 1, int(ordered[rank])] for rank in ranks]
+        return [[max(1, round((int(rank) + 1) * scale)), int(ordered[rank])] for rank in ranks]
 
 
 def occupancy(bin_rows: np.ndarray) -> dict:

@@ -5,11 +5,12 @@ graph it froze (docs/running.md "Drift against the frozen analysis"); every late
 transform-only run measures the same on its own data and compares:
 
 - hashed features (cross, hash): the unseen rate, the share of today's
-  values whose raw combination never occurred at analysis time (exact: the
-  baseline keeps the sorted 64-bit fingerprints of every distinct
-  combination while the collision counts are exact, up to 1,000,000 per
-  feature, 8 MB); the collision rate then and
-  now; the shift in bin shares;
+  values whose raw combination never occurred at analysis time, from
+  bottom-k samples of the distinct combinations' 64-bit fingerprints (the
+  same hash-chosen ones on both days: exact while both samples hold every
+  key, else a ratio estimate with its standard error); the collision rate
+  then and now; the shift in bin shares, over at most 1,024 contiguous bin
+  ranges;
 - bucketized features: the shift in bucket shares, and the rows in the first
   and the last bucket (values below the lowest or above the highest boundary
   land there);
@@ -30,6 +31,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from pipeline.config import DriftThresholds
+from pipeline.diagnostics.samples import ALL, mix64
 
 PSI_SMOOTHING = 0.5     # pseudo-rows added to every category before taking logs
 NOISE_QUANTILE_Z = 2.3263  # the standard normal's 99th percentile
@@ -103,19 +105,57 @@ def unseen(baseline_keys: np.ndarray | None, keys: np.ndarray,
             "unseen_distinct": int(new.sum())}
 
 
+def sampled_unseen(then: Mapping[str, Any], now: Mapping[str, Any]) -> dict[str, Any]:
+    """`unseen` over bottom-k samples, with the standard error of the rate.
+
+    Both samples hold every key whose mix is at or below their threshold, so
+    today's keys at or below the smaller threshold (the window) are a uniform
+    sample of today's distinct keys, each known to be seen or not. The rate is
+    the unseen share of their rows (a ratio estimator); it is exact, with
+    error 0, when the window holds every key (docs/running.md "Drift against
+    the frozen analysis").
+    """
+    window = min(then.get("threshold", ALL), now.get("threshold", ALL))
+    keys, key_rows = now["keys"], np.asarray(now["key_rows"], dtype=np.int64)
+    if window == ALL:
+        return {**unseen(then["keys"], keys, key_rows), "unseen_rate_error": 0.0,
+                "unseen_method": "exact"}
+    inside = mix64(keys) <= window
+    keys, key_rows = keys[inside], key_rows[inside]
+    baseline = then["keys"][mix64(then["keys"]) <= window]
+    figures = unseen(baseline, keys, key_rows)
+    share = (float(window) + 1.0) / 2.0**64
+    n, rate = len(keys), figures["unseen_rate"]
+    error = 0.0
+    if n > 1 and key_rows.sum():
+        new = ~np.isin(keys, baseline, assume_unique=True)
+        residual = key_rows * new - rate * key_rows
+        mean = key_rows.mean()
+        error = math.sqrt(max(0.0, 1.0 - share) * float((residual ** 2).sum())
+                          / (n - 1) / n) / mean
+    total = now.get("rows") or int(key_rows.sum())
+    return {"unseen_rate": rate, "unseen_rows": round(rate * total),
+            "unseen_distinct": round(figures["unseen_distinct"] / share),
+            "unseen_rate_error": error,
+            "unseen_method": f"sample ({n:,} of today's distinct keys in both samples)"}
+
+
 def compare_feature(name: str, kind: str, then: Mapping[str, Any], now: Mapping[str, Any],
                     thresholds: Mapping[str, float]) -> dict[str, Any]:
     """Every drift figure of one feature, and the thresholds it crossed.
 
-    `then` and `now` are `FeatureCounts.summary()`-like mappings: for hashed
-    features `keys` (sorted distinct fingerprints, or None above the limit),
-    `key_rows`, `bin_rows`, `collision_rate`; for bucketized ones `bucket_rows`.
+    `then` and `now` are `drift_baseline.summaries()` entries: for hashed
+    features `keys` (a bottom-k sample of the distinct fingerprints, every
+    one up to `threshold`, which is `samples.ALL` when it holds them all),
+    `key_rows`, `range_rows` (or `bin_rows`), `collision_rate`; for bucketized
+    ones `bucket_rows`.
     """
     row: dict[str, Any] = {"feature": name, "kind": kind}
     crossed = []
     if kind == "hashed":
-        figures = (unseen(then.get("keys"), now["keys"], now["key_rows"])
-                   if now.get("keys") is not None else unseen(None, None, None))
+        figures = (sampled_unseen(then, now)
+                   if now.get("keys") is not None and then.get("keys") is not None
+                   else unseen(None, None, None))
         row.update(figures)
         row.update(collision_rate_then=then["collision_rate"],
                    collision_rate_now=now["collision_rate"],
@@ -123,9 +163,9 @@ def compare_feature(name: str, kind: str, then: Mapping[str, Any], now: Mapping[
                                                            then["collision_rate"])
                                           else now["collision_rate"] - then["collision_rate"]),
                    distinct_then=then["distinct"], distinct_now=now["distinct"])
-        row["bin_shift"] = (share_shift(then["bin_rows"], now["bin_rows"], thresholds["max_psi"])
-                            if then.get("bin_rows") is not None
-                            and now.get("bin_rows") is not None else None)
+        then_bins, now_bins = (_bin_rows(then), _bin_rows(now))
+        row["bin_shift"] = (share_shift(then_bins, now_bins, thresholds["max_psi"])
+                            if then_bins is not None and now_bins is not None else None)
         limit = thresholds["max_unseen_rate"]
         row["max_unseen_rate"] = limit
         if figures["unseen_rate"] is not None and figures["unseen_rate"] > limit:
@@ -153,6 +193,12 @@ def compare_feature(name: str, kind: str, then: Mapping[str, Any], now: Mapping[
     row["crossed"] = [{"figure": figure, "value": value, "threshold": limit}
                       for figure, value, limit in crossed]
     return row
+
+
+def _bin_rows(summary: Mapping[str, Any]):
+    """Rows per bin range (`range_rows`), or per bin (`bin_rows`), or None."""
+    found = summary.get("range_rows")
+    return summary.get("bin_rows") if found is None else found
 
 
 def compare(baseline: Mapping[str, Any], today: Mapping[str, Any],

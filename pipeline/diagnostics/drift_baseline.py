@@ -1,14 +1,17 @@
 """The drift baseline: what an analysis run's data looked like, kept with its graph.
 
 Every run sums up its own data per feature (`summaries`): for hashed
-features the distinct combinations (their sorted 64-bit fingerprints,
-while counted exactly), rows per combination and per bin, and the collision
-rate; for bucketized features the rows per bucket; for the categorical
+features a bottom-k sample of the distinct combinations (their 64-bit
+fingerprints, every one up to the sample's threshold) with their rows,
+rows per bin range (at most 1,024 contiguous ranges), and the collision
+figures; for bucketized features the rows per bucket; for the categorical
 inputs their top values. An analysis run stores its summary as the
 baseline: figures in `manifest.json` (`drift_baseline`), arrays in
-`OUT/report/drift_baseline.npz`. A transform-only run carries the frozen
-run's baseline forward unchanged and compares its own summary with it
-(`pipeline.diagnostics.drift`). docs/running.md "Drift against the frozen analysis".
+`OUT/report/drift_baseline.npz` (at most `BASELINE_KEYS` keys per feature, so
+its size is bounded: about 40 KB per hashed feature). A transform-only run
+carries the frozen run's baseline forward unchanged and compares its own
+summary with it (`pipeline.diagnostics.drift`). docs/running.md "Drift
+against the frozen analysis".
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ import numpy as np
 import tensorflow as tf
 
 from pipeline.config import Config
+from pipeline.diagnostics.budget import BASELINE_KEYS
 from pipeline.diagnostics.drift import compare
 from pipeline.diagnostics.drift_counts import top_values
+from pipeline.diagnostics.samples import ALL, bottom_k, range_rows
 from pipeline.io.layout import BASELINE_FILE, MANIFEST, REPORT_DIR
 
 
@@ -33,7 +38,8 @@ def summaries(config: Config, *, boundaries: Mapping[str, list[float]],
     """{"features": {name: summary}, "inputs": {column: top values}} of one run's data.
 
     `combinations` holds `collision_counts.read_combinations()`: per hashed feature,
-    its distinct keys with their rows and bins (empty without the collision counts).
+    a sample of its distinct keys with their rows, and rows per bin range (empty
+    without the collision counts).
     """
     features: dict[str, Any] = {}
     for feature in config.features:
@@ -42,12 +48,9 @@ def summaries(config: Config, *, boundaries: Mapping[str, list[float]],
             features[feature.name] = {
                 "kind": "hashed", "num_bins": entry["num_bins"], "exact": entry["exact"],
                 **{k: entry.get(k) for k in ("distinct", "bins_used", "collision_rate",
-                                             "rows", "keys", "key_rows", "bin_rows")}}
-            if entry["exact"]:
-                rows_per_bin = np.array(list(entry["bin_rows"].values()))
-                features[feature.name]["rows_per_bin"] = {
-                    "max": int(rows_per_bin.max()) if len(rows_per_bin) else 0,
-                    "p50": float(np.median(rows_per_bin)) if len(rows_per_bin) else 0.0}
+                                             "rows", "keys", "key_rows", "threshold",
+                                             "range_rows")},
+                "rows_per_bin": {k: entry["rows_per_bin"][k] for k in ("max", "p50")}}
         elif feature.kind == "bucketize":
             width = len(boundaries.get(feature.name, [])) + 1
             rows = list(drift_counts.get("buckets", {}).get(feature.name, []))
@@ -66,31 +69,30 @@ def summaries(config: Config, *, boundaries: Mapping[str, list[float]],
     return {"features": features, "inputs": inputs}
 
 
-_ARRAYS = ("keys", "key_rows")
+_ARRAYS = ("keys", "key_rows", "threshold", "range_rows")
 
 
 def figures(summary: Mapping[str, Any]) -> dict[str, Any]:
     """The summary without its arrays: what `manifest.json` shows."""
-    return {"features": {name: {k: v for k, v in entry.items()
-                                if k not in (*_ARRAYS, "bin_rows")}
+    return {"features": {name: {k: v for k, v in entry.items() if k not in _ARRAYS}
                          for name, entry in summary["features"].items()},
             "inputs": summary["inputs"]}
 
 
 def save(output_dir: str, summary: Mapping[str, Any]) -> None:
-    """Writes the arrays of a summary to `report/drift_baseline.npz`."""
+    """Writes the arrays of a summary to `report/drift_baseline.npz`: per hashed
+    feature the bottom-`BASELINE_KEYS` of its key sample, their rows, the
+    sample's threshold and rows per bin range."""
     arrays = {}
     for name, entry in summary["features"].items():
-        if entry["kind"] != "hashed":
+        if entry["kind"] != "hashed" or entry.get("keys") is None:
             continue
-        for key in _ARRAYS:
-            if entry.get(key) is not None:
-                arrays[f"{name}/{key}"] = entry[key]
-        if entry.get("bin_rows") is not None:
-            bins = np.array(sorted(entry["bin_rows"]), dtype=np.uint64)
-            arrays[f"{name}/bins"] = bins
-            arrays[f"{name}/bin_rows"] = np.array([entry["bin_rows"][b] for b in bins.tolist()],
-                                                  dtype=np.int64)
+        keys, key_rows, threshold = bottom_k(entry["keys"], entry["key_rows"],
+                                             BASELINE_KEYS, entry["threshold"])
+        order = np.argsort(keys)
+        arrays.update({f"{name}/keys": keys[order], f"{name}/key_rows": key_rows[order],
+                       f"{name}/threshold": np.array([threshold], np.uint64),
+                       f"{name}/range_rows": np.asarray(entry["range_rows"], np.int64)})
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     report_dir = os.path.join(output_dir, REPORT_DIR)
@@ -100,7 +102,11 @@ def save(output_dir: str, summary: Mapping[str, Any]) -> None:
 
 
 def load(run_dir: str) -> dict[str, Any] | None:
-    """The baseline a run stored (its own, or the one it carried), or None if it has none."""
+    """The baseline a run stored (its own, or the one it carried), or None if it has none.
+
+    A baseline from before the samples (every key, rows per bin) reads as a
+    complete sample with its bins grouped into ranges.
+    """
     manifest_path = os.path.join(run_dir, MANIFEST)
     arrays_path = os.path.join(run_dir, REPORT_DIR, BASELINE_FILE)
     if not (tf.io.gfile.exists(manifest_path) and tf.io.gfile.exists(arrays_path)):
@@ -117,9 +123,13 @@ def load(run_dir: str) -> dict[str, Any] | None:
         if entry["kind"] == "hashed":
             entry["keys"] = arrays.get(f"{name}/keys")
             entry["key_rows"] = arrays.get(f"{name}/key_rows")
+            threshold = arrays.get(f"{name}/threshold")
+            entry["threshold"] = ALL if threshold is None else np.uint64(threshold[0])
+            entry["range_rows"] = arrays.get(f"{name}/range_rows")
             bins = arrays.get(f"{name}/bins")
-            entry["bin_rows"] = (None if bins is None else
-                                 dict(zip(bins.tolist(), arrays[f"{name}/bin_rows"].tolist())))
+            if entry["range_rows"] is None and bins is not None:
+                entry["range_rows"] = range_rows(bins, arrays[f"{name}/bin_rows"],
+                                                 entry["num_bins"])
         summary["features"][name] = entry
     return summary
 

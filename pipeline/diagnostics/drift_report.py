@@ -37,7 +37,10 @@ def drift_section(drift: Mapping[str, Any] | None) -> str:
         if row["kind"] == "hashed":
             shift = row["bin_shift"] or {}
             hashed.append("<tr>" + "".join(f"<td>{c}</td>" for c in (
-                name, cell(row["unseen_rate"], "{:.2%}"), cell(row["unseen_rows"], "{:,}"),
+                name, cell(row["unseen_rate"], "{:.2%}")
+                + ("" if not row.get("unseen_rate_error")
+                   else f" ± {row['unseen_rate_error']:.2%}"),
+                cell(row["unseen_rows"], "{:,}"),
                 cell(row["max_unseen_rate"], "{:.2%}"),
                 cell(row["collision_rate_then"], "{:.2%}"),
                 cell(row["collision_rate_now"], "{:.2%}"),

@@ -52,15 +52,19 @@ def write_report(output_dir: str, config: Config, figures: RunFigures) -> str | 
             f"</title><style>{_STYLE}</style></head><body><h1>featurecross report</h1>"
             f"<p>Config: {html.escape(config.path)}.</p>"
             + drift_section(drift)
-            + (collision_section(config, collisions) if collisions else "")
+            + (collision_section(config, collisions, figures.collision_budget)
+               if collisions else "")
             + "</body></html>\n")
     with tf.io.gfile.GFile(os.path.join(report_dir, REPORT_PAGE), "w") as handle:
         handle.write(page)
     return report_dir
 
 
-def collision_section(config: Config, figures: Mapping[str, dict]) -> str:
-    """The "Collision report": the summary table, then charts for the worst few."""
+def collision_section(config: Config, figures: Mapping[str, dict],
+                      budget: Mapping | None = None) -> str:
+    """The "Collision report": the memory budget, the summary table, then charts for
+    the worst few. The "counted" column says per feature whether it was counted
+    exactly or from samples, and with which error."""
     features = {f.name: f for f in config.features}
     order = worst_first(figures)
     rows = []
@@ -80,9 +84,15 @@ def collision_section(config: Config, figures: Mapping[str, dict]) -> str:
     charts = "".join(occupancy_svg(name, figures[name]) for name in order[:DETAIL_CHARTS])
     shown = (f"the worst {DETAIL_CHARTS} of {len(order)}" if len(order) > DETAIL_CHARTS
              else "every feature")
-    return ("<h2>Collision report</h2><p>Collision rate: the share of distinct raw values "
-            "or combinations that share their bin with another. Rows per bin over the bins "
-            f"in use. Worst first.</p><table id='collisions'><tr>{header}</tr>"
+    sampled = sum(1 for entry in figures.values() if entry["method"] != "exact")
+    limits = (f"<p id='budget'>Memory budget {budget['memory_budget_mb']:,} MB for "
+              f"{budget['hashed_features']:,} hashed features: each counted exactly up to "
+              f"{budget['exact_limit']:,} distinct keys, above it from samples "
+              f"({sampled:,} of {len(figures):,} features; their error is in the "
+              "\"counted\" column).</p>" if budget else "")
+    return ("<h2>Collision report</h2>" + limits + "<p>Collision rate: the share of distinct "
+            "raw values or combinations that share their bin with another. Rows per bin over "
+            f"the bins in use. Worst first.</p><table id='collisions'><tr>{header}</tr>"
             f"{''.join(rows)}</table><h3>Rows per bin ({shown})</h3>{charts}")
 
 

@@ -32,6 +32,7 @@ class RunFigures:
     num_bins_choices: dict[str, dict]           # per `num_bins: auto` cross: how it was chosen
     drift_baseline: dict[str, Any] | None       # the baseline's figures (no arrays)
     drift: dict[str, Any] | None                # a transform-only run's comparison with it
+    collision_budget: dict[str, Any] | None = None  # the diagnostics' memory budget and limits
 
 
 def collect(config: Config, work_dir: str, *, frozen_run: str | None,
@@ -44,7 +45,8 @@ def collect(config: Config, work_dir: str, *, frozen_run: str | None,
     """
     choices = (read_choices(config, work_dir) if frozen_run
                else publish_choices(config, work_dir))
-    collisions = read_collisions(work_dir)
+    counted = read_collisions(work_dir)
+    collisions = None if counted is None else counted["features"]
     boundaries = bucket_boundaries(config, work_dir)
     today = drift_baseline.summaries(config, boundaries=boundaries,
                                      combinations=read_combinations(work_dir, collisions),
@@ -54,4 +56,5 @@ def collect(config: Config, work_dir: str, *, frozen_run: str | None,
     return RunFigures(stats=read_feature_stats(work_dir), boundaries=boundaries,
                       collisions=collisions,
                       vocabularies=read_vocabulary_report(config, work_dir),
-                      num_bins_choices=choices, drift_baseline=baseline, drift=drift)
+                      num_bins_choices=choices, drift_baseline=baseline, drift=drift,
+                      collision_budget=None if counted is None else counted["budget"])

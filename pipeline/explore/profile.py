@@ -84,11 +84,11 @@ class ColumnValues:
         from datasketches import frequent_items_error_type
         counts = self.distinct
         counts.compact()
-        distinct = len(counts.keys) if counts.exact else round(counts.sketch.get_estimate())
+        distinct = round(counts.distinct()[0])
         items = self.top.get_frequent_items(frequent_items_error_type.NO_FALSE_NEGATIVES)
         top = sorted(items, key=lambda item: (-item[1], item[0]))[:TOP_VALUES]
         exact_top = all(low == high for _, _, low, high in top)
-        return {"distinct": distinct, "distinct_method": "exact" if counts.exact else "sketch",
+        return {"distinct": distinct, "distinct_method": "exact" if counts.exact else "sample",
                 "values": self.values,
                 "top_values": [{"value": value, "count": estimate,
                                 "share": estimate / self.values if self.values else 0.0}
@@ -209,7 +209,7 @@ def profile_data(config: Config, beam_args: list[str], *,
         counts = pipeline_counters(result)
         nulls = _read_json(os.path.join(work_dir, NULLS_FILE))
         values = _read_json(os.path.join(work_dir, INPUTS_FILE))
-        collisions = read_collisions(work_dir) or {}
+        collisions = (read_collisions(work_dir) or {}).get("features", {})
         choices = read_choices(config, work_dir)
     finally:
         if tf.io.gfile.exists(work_dir):
@@ -262,7 +262,7 @@ def profile_text(profile: dict) -> str:
                 f"  {name:<{width}}  {num_bins:>13}  {entry['distinct']:>9,}  "
                 f"{entry['collision_rate']:>9.2%}  {entry['expected_collision_rate']:>8.2%}  "
                 + "  ".join(f"{sizes.get(f'{t:g}', 0):>12,}" for t in targets)
-                + ("" if entry["method"] == "exact" else "  (sketched)"))
+                + ("" if entry["method"] == "exact" else "  (sampled)"))
     return "\n".join(lines)
 
 

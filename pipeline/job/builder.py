@@ -21,7 +21,9 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.config import Config
 from pipeline.diagnostics.auto_bins import num_bins_analyzer
+from pipeline.diagnostics.budget import DEFAULT_MEMORY_MB, DiagnosticsBudget
 from pipeline.diagnostics.collision_counts import COLLISIONS_TAG, CountCollisions
+from pipeline.diagnostics.collisions import EXACT_LIMIT
 from pipeline.diagnostics.drift_counts import DRIFT_TAG, BatchDriftCounts, WriteDriftCounts
 from pipeline.diagnostics.fingerprints import hashed_features
 from pipeline.diagnostics.stats import WriteFeatureStats
@@ -41,18 +43,23 @@ from pipeline.transform.raw_specs import tensor_adapter_config
 
 def build_pipeline(config: Config, options: PipelineOptions, *, output_dir: str,
                    temp_dir: str, quarantine: bool, analyze: bool = True,
-                   collision_report: bool = True) -> beam.Pipeline:
+                   collision_report: bool = True,
+                   diagnostics_memory_mb: int = DEFAULT_MEMORY_MB) -> beam.Pipeline:
     """The whole job, writing into `output_dir`.
 
     With `analyze=False` (transform-only runs) `output_dir` must already hold
     `transform_fn/` and `transformed_metadata/`. With `collision_report` the
     hashed features' combinations are counted once, for the collision report
     and the drift baseline (`collision_counts`); without, neither has them.
+    `diagnostics_memory_mb` is the diagnostics' memory budget per worker,
+    shared by the hashed features (`budget.DiagnosticsBudget`).
     """
+    budget = DiagnosticsBudget(diagnostics_memory_mb, len(hashed_features(config)))
     pipeline = beam.Pipeline(options=options)
     if analyze:
         ready = pipeline | "AnalyzeAndWriteTransformFn" >> AnalyzeAndWriteTransformFn(
-            config, output_dir=output_dir, temp_dir=temp_dir, quarantine=quarantine)
+            config, output_dir=output_dir, temp_dir=temp_dir, quarantine=quarantine,
+            exact_limit=budget.exact_limit)
     else:
         ready = pipeline | "UseFrozenTransformFn" >> beam.Create([None])
 
@@ -70,7 +77,7 @@ def build_pipeline(config: Config, options: PipelineOptions, *, output_dir: str,
     transformed = transform_outputs.transformed
     if count_keys:
         _ = transform_outputs[COLLISIONS_TAG] | "CountCollisions" >> CountCollisions(
-            output_dir)
+            output_dir, budget=budget, order=[f.name for f in hashed_features(config)])
     _ = transformed | "WriteTransformed" >> WriteTransformed(config,
                                                              os.path.join(output_dir, DATA_DIR))
     batches = transformed | "DropPositions" >> beam.Values()
@@ -95,8 +102,9 @@ class AnalyzeAndWriteTransformFn(beam.PTransform):
     """
 
     def __init__(self, config: Config, *, output_dir: str, temp_dir: str,
-                 quarantine: bool) -> None:
+                 quarantine: bool, exact_limit: int = EXACT_LIMIT) -> None:
         super().__init__()
+        self.exact_limit = exact_limit
         self.config = config
         self.output_dir = output_dir
         self.temp_dir = temp_dir
@@ -111,7 +119,8 @@ class AnalyzeAndWriteTransformFn(beam.PTransform):
         else:
             batches = pbegin | "NoAnalysisInput" >> beam.Create(
                 [], reshuffle=False).with_output_types(pa.RecordBatch)
-        analyzer = num_bins_analyzer(os.path.join(self.output_dir, NUM_BINS_RECORD_DIR))
+        analyzer = num_bins_analyzer(os.path.join(self.output_dir, NUM_BINS_RECORD_DIR),
+                                     exact_limit=self.exact_limit)
         with tft_beam.Context(temp_dir=self.temp_dir):
             transform_fn = ((batches, tensor_adapter_config(self.config))
                             | "AnalyzeDataset" >> tft_beam.AnalyzeDataset(

@@ -17,7 +17,6 @@ from typing import Any
 import tensorflow as tf
 
 from pipeline.config import Config
-from pipeline.diagnostics.collisions import EXACT_LIMIT
 from pipeline.diagnostics.run_figures import RunFigures
 from pipeline.io.layout import MANIFEST
 from pipeline.job.summary import RunSummary
@@ -77,12 +76,17 @@ def describe_features(config: Config, boundaries: dict[str, list[float]],
     return described
 
 
-def collision_section(collisions: dict[str, dict] | None) -> dict[str, Any] | None:
-    """Per hashed feature, its collision figures (docs/outputs.md "Collision report"); None if
-    off."""
+def collision_section(collisions: dict[str, dict] | None,
+                      budget: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The diagnostics' memory budget, the exact limit per feature it gives, and per
+    hashed feature its collision figures and how they were counted (`method`)
+    (docs/outputs.md "Collision report"); None if off."""
     if collisions is None:
         return None
-    return {"exact_limit": EXACT_LIMIT,
+    budget = budget or {}
+    return {**budget, "exact_limit": budget.get("exact_limit"),
+            "methods": {name: "exact" if figures["method"] == "exact" else "sample"
+                        for name, figures in collisions.items()},
             "features": {name: {k: v for k, v in figures.items() if k != "occupancy_curve"}
                          for name, figures in collisions.items()}}
 
@@ -111,7 +115,7 @@ def write_manifest(output_dir: str, config: Config, summary: RunSummary, figures
         "parity_sample": summary.parity_sample,
         "drift_baseline": figures.drift_baseline,
         "drift": figures.drift,
-        "collisions": collision_section(figures.collisions),
+        "collisions": collision_section(figures.collisions, figures.collision_budget),
     }
     notes: list[str] = []
     manifest = finite_json(manifest, "", notes)

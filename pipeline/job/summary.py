@@ -97,5 +97,5 @@ def _collision_lines(collisions: dict) -> list[str]:
         lines.append(f"    {name:<{width}}  {entry['collision_rate']:7.2%} "
                      f"({entry['expected_collision_rate']:.2%})  {entry['distinct']:,} keys in "
                      f"{entry['num_bins']:,} bins"
-                     + ("" if entry["method"] == "exact" else ", sketched"))
+                     + ("" if entry["method"] == "exact" else ", sampled"))
     return lines

@@ -25,6 +25,7 @@ from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that
 
 from pipeline.config import Config, Feature, load_config, parse_config
+from pipeline.diagnostics.budget import SAMPLE_KEYS
 from pipeline.diagnostics.collision_counts import (
     CountCollisions,
     read_collisions,
@@ -34,6 +35,7 @@ from pipeline.diagnostics.fingerprints import (
     BatchColumns,
     BatchCombinations,
 )
+from pipeline.diagnostics.samples import ALL, range_width
 from pipeline.transform.features import cross_ids
 from pipeline.transform.raw_specs import as_lists
 from tests.support import (
@@ -196,7 +198,7 @@ def test_synthetic_cardinalities_through_the_beam_combine(exact_limit, tmp_path)
                    | beam.Map(lambda start: batch_keys(BatchColumns(*[synthetic_batch(start)] * 2)))
                    | CountCollisions(str(tmp_path), exact_limit=exact_limit))
         assert_that(written | beam.combiners.Count.Globally(), lambda n: n == [1])
-    report = read_collisions(str(tmp_path))
+    report = read_collisions(str(tmp_path))["features"]
 
     a, b, combination = synthetic_columns()
     cross = cross_ids([tf.constant(a.astype(bytes)), tf.constant(b)], num_bins=100_000,
@@ -211,7 +213,7 @@ def test_synthetic_cardinalities_through_the_beam_combine(exact_limit, tmp_path)
         if entry["method"] == "exact":
             assert {k: entry[k] for k in truth} == truth, name
             continue
-        assert name == "a_x_b" and "CPC" in entry["method"]
+        assert name == "a_x_b" and "sample" in entry["method"]
         low, high = entry["distinct_bounds"]
         assert low <= truth["distinct"] <= high
         assert abs(entry["distinct"] - truth["distinct"]) < 0.03 * truth["distinct"]
@@ -221,16 +223,19 @@ def test_synthetic_cardinalities_through_the_beam_combine(exact_limit, tmp_path)
             truth["colliding"] / truth["distinct"], abs=0.01)
     assert report["a_id"]["method"] == "exact"
     assert (report["a_x_b"]["method"] == "exact") == (exact_limit > 30_000)
-    # What the drift baseline gets from the same pass: every distinct key, sorted, while exact.
+    # What the drift baseline gets from the same pass: a bottom-k sample of the distinct
+    # keys (sorted; all of them below k) and rows per bin range, exact in both modes.
     kept = read_combinations(str(tmp_path), report)
     assert kept["a_id"]["exact"] and kept["a_id"]["key_rows"].sum() == ROWS
-    assert len(kept["a_id"]["keys"]) == CARDINALITY_A
+    assert len(kept["a_id"]["keys"]) == CARDINALITY_A and kept["a_id"]["threshold"] == ALL
     assert np.all(np.diff(kept["a_id"]["keys"]) > 0)
     assert kept["a_x_b"]["exact"] == (exact_limit > 30_000)
-    if kept["a_x_b"]["exact"]:
-        assert len(kept["a_x_b"]["keys"]) == CARDINALITY_A * CARDINALITY_B
-        assert sorted(kept["a_x_b"]["bin_rows"].values()) == sorted(
-            np.unique(cross, return_counts=True)[1].tolist())
+    assert len(kept["a_x_b"]["keys"]) == SAMPLE_KEYS and kept["a_x_b"]["threshold"] < ALL
+    assert np.all(np.diff(kept["a_x_b"]["keys"]) > 0)
+    width = range_width(100_000)
+    np.testing.assert_array_equal(kept["a_x_b"]["range_rows"],
+                                  np.bincount(cross // width, minlength=len(
+                                      kept["a_x_b"]["range_rows"])))
 
 
 def test_no_collision_report_flag_turns_it_off(tmp_path):
