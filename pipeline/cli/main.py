@@ -12,16 +12,20 @@ import argparse
 import dataclasses
 import json
 import os
+import signal
 import sys
+import threading
 
 from pipeline.cli.beam_errors import find_error
 from pipeline.cli.quiet import quiet_libraries
 from pipeline.config import load_config
 from pipeline.config.plan import plan_text
 from pipeline.job.dataflow_options import check_dataflow_options
+from pipeline.job.runner_choice import with_runner
 
 # README "Exit codes": a scheduler can tell these apart.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARITY, EXIT_DRIFT = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +59,7 @@ class ErrorKind:
 ERRORS = (
     ErrorKind("pipeline.config", "ConfigError", EXIT_USAGE, "config error: "),
     ErrorKind("pipeline.job.dataflow_options", "DataflowOptionsError", EXIT_USAGE),
+    ErrorKind("pipeline.job.runner_choice", "RunnerError", EXIT_USAGE),
     ErrorKind("pipeline.explore.suggest", "LabelError", EXIT_USAGE),
     ErrorKind("pipeline.explore.suggest", "NoCandidatesError", EXIT_USAGE),
     ErrorKind("pipeline.serving.parity_sample", "ParityError", EXIT_PARITY),
@@ -75,8 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     args, beam_args = parser.parse_known_args(argv)
     if args.command not in ("run", "profile", "suggest") and beam_args:
         parser.error(f"unrecognized arguments: {' '.join(beam_args)}")
+    previous = _on_sigterm(_interrupt)  # a scheduler's stop, handled as Ctrl-C
     try:
         return args.handler(args, beam_args)
+    except KeyboardInterrupt:
+        # The run aborted its publication and released its claim on the way out.
+        print("featurecross: interrupted; nothing published", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except Exception as error:
         for kind in ERRORS:
             message = kind.message(error)
@@ -84,6 +94,19 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"featurecross: {message}", file=sys.stderr)
                 return kind.exit_code
         raise
+    finally:
+        _on_sigterm(previous)
+
+
+def _on_sigterm(handler):
+    """Sets the SIGTERM handler (the main thread only may); returns the previous one."""
+    if threading.current_thread() is not threading.main_thread() or handler is None:
+        return None
+    return signal.signal(signal.SIGTERM, handler)
+
+
+def _interrupt(signum, _frame) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def run_and_exit() -> None:
@@ -181,6 +204,7 @@ def _validate(args: argparse.Namespace, _beam_args: list[str]) -> int:
 def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
     config = load_config(args.config).with_overrides(input_pattern=args.input,
                                                      output_dir=args.output)
+    beam_args = with_runner(beam_args)
     check_dataflow_options(beam_args, input_pattern=config.input_pattern,
                            output_dir=config.output_dir, transform_fn_dir=args.transform_fn)
     quiet_libraries()
@@ -204,6 +228,7 @@ def _non_negative(text: str) -> int:
 
 def _profile(args: argparse.Namespace, beam_args: list[str]) -> int:
     config = load_config(args.config).with_overrides(input_pattern=args.input)
+    beam_args = with_runner(beam_args)
     quiet_libraries()
     from pipeline.explore.profile import profile_data, profile_text
     profile = profile_data(config, beam_args, max_collision_rate=args.max_collision_rate)
@@ -218,6 +243,7 @@ def _profile(args: argparse.Namespace, beam_args: list[str]) -> int:
 
 def _suggest(args: argparse.Namespace, beam_args: list[str]) -> int:
     config = load_config(args.config).with_overrides(input_pattern=args.input)
+    beam_args = with_runner(beam_args)
     quiet_libraries()
     from pipeline.explore.suggest import candidates, label_source, suggest_crosses, suggest_text
     label_source(config, args.label)

@@ -19,6 +19,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from pipeline.config import Config
+from pipeline.io.pause_points import pause_point
 from pipeline.transform.raw_specs import raw_feature_spec
 
 SIGNATURE = "serving_default"
@@ -55,3 +56,4 @@ def export_serving_model(config: Config, transform_output_dir: str, export_dir: 
     module = ServingModule(tft.TFTransformOutput(transform_output_dir),
                            raw_feature_spec(config, with_defaults=True))
     tf.saved_model.save(module, export_dir, signatures={SIGNATURE: module.serve})
+    pause_point("serving")
