@@ -240,7 +240,8 @@ class Claim:
 
 def os_error_message(output_dir: str, error: OSError) -> str:
     """One line for an output location that cannot take files."""
-    reasons = {errno.ENOTDIR: "a part of that path is a regular file, not a directory",
+    not_a_directory = "a part of that path is a regular file, not a directory"
+    reasons = {errno.ENOTDIR: not_a_directory, errno.EEXIST: not_a_directory,  # makedirs
                errno.EROFS: "it is on a read-only file system",
                errno.EACCES: "permission denied",
                errno.EPERM: "permission denied",

@@ -203,6 +203,8 @@ class Publication:
         for root, _, files in tf.io.gfile.walk(staging):
             relative = os.path.relpath(root, staging)  # "." would be a literal name on gs://
             target = os.path.join(self.output_dir, "" if relative == "." else relative)
+            if not is_object_store(target):
+                tf.io.gfile.makedirs(target)  # object stores have no directories to make
             for name in files:
                 if relative == "." and name in (COMMITTING, SUCCESS):
                     continue
