@@ -80,33 +80,49 @@ def main(argv: list[str] | None = None) -> int:
     args, beam_args = parser.parse_known_args(argv)
     if args.command not in ("run", "profile", "suggest") and beam_args:
         parser.error(f"unrecognized arguments: {' '.join(beam_args)}")
-    previous = _on_sigterm(_interrupt)  # a scheduler's stop, handled as Ctrl-C
+    previous = _on_signals(_interrupt)
     try:
         return args.handler(args, beam_args)
-    except KeyboardInterrupt:
-        # The run aborted its publication and released its claim on the way out.
-        print("featurecross: interrupted; nothing published", file=sys.stderr)
-        return EXIT_INTERRUPTED
     except Exception as error:
+        if _interrupted:  # Beam re-raises a step's KeyboardInterrupt as its own error
+            return _report_interrupted()
         for kind in ERRORS:
             message = kind.message(error)
             if message is not None:
                 print(f"featurecross: {message}", file=sys.stderr)
                 return kind.exit_code
         raise
+    except KeyboardInterrupt:
+        return _report_interrupted()
     finally:
-        _on_sigterm(previous)
+        _on_signals(previous)
 
 
-def _on_sigterm(handler):
-    """Sets the SIGTERM handler (the main thread only may); returns the previous one."""
-    if threading.current_thread() is not threading.main_thread() or handler is None:
+# Ctrl-C and a scheduler's SIGTERM stop a run the same way: KeyboardInterrupt
+# in the main thread, on which the run aborts its publication and releases
+# its claim (docs/running.md "Exit codes").
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_interrupted: list[str] = []
+
+
+def _on_signals(handlers):
+    """Sets the handlers (the main thread only may); returns the previous ones."""
+    if threading.current_thread() is not threading.main_thread() or handlers is None:
         return None
-    return signal.signal(signal.SIGTERM, handler)
+    if callable(handlers):
+        handlers = (handlers,) * len(_SIGNALS)
+    return tuple(signal.signal(signum, handler) for signum, handler in zip(_SIGNALS, handlers))
 
 
 def _interrupt(signum, _frame) -> None:
+    _interrupted.append(signal.Signals(signum).name)
     raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _report_interrupted() -> int:
+    _interrupted.clear()
+    print("featurecross: interrupted; nothing published", file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
 def run_and_exit() -> None:

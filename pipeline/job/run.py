@@ -61,8 +61,9 @@ def run_job(config: Config, beam_args: list[str], *, transform_fn_dir: str | Non
         publication.begin()
     except PublishError as error:
         raise JobError(str(error)) from None
-    for note in publication.notes:
-        print(f"featurecross: {note}", file=sys.stderr)
+    finally:  # what it repaired, said even when OUT is then refused
+        for note in publication.notes:
+            print(f"featurecross: {note}", file=sys.stderr)
     work_dir = publication.work_dir
     parity_sample = ParitySample(config, verify_rows)  # its fresh process starts now
     try:
