@@ -21,6 +21,7 @@ Steps that add files to a run (reports, samples) write them into
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import time
 
@@ -32,6 +33,7 @@ from pipeline.io.pause_points import pause_point
 
 COMMITTING = "_COMMITTING"  # in an object-store staging prefix: its copy into OUT has begun
 PROBE = ".featurecross-probe"
+COPY_THREADS = 16  # object copies in flight while an object store's OUT is replaced
 
 
 class PublishError(RuntimeError):
@@ -192,7 +194,18 @@ class Publication:
     # -- the object-store replacement ----------------------------------------------
 
     def _copy_in(self, staging: str) -> None:
-        """Replaces OUT by the staged objects, `_SUCCESS` last; the one window without it."""
+        """Replaces OUT by the staged objects, `_SUCCESS` last; the one window without it.
+
+        The staged objects are listed first (a listing costs seconds on gs://),
+        so the window holds only the removal and the copies, which run in parallel.
+        """
+        copies, directories = [], set()
+        for root, _, files in tf.io.gfile.walk(staging):
+            relative = os.path.relpath(root, staging)  # "." would be a literal name on gs://
+            target = os.path.join(self.output_dir, "" if relative == "." else relative)
+            directories.add(target)
+            copies += [(os.path.join(root, name), os.path.join(target, name)) for name in files
+                       if not (relative == "." and name in (COMMITTING, SUCCESS))]
         started = time.monotonic()
         success = os.path.join(self.output_dir, SUCCESS)
         if tf.io.gfile.exists(success):
@@ -200,16 +213,13 @@ class Publication:
         if tf.io.gfile.exists(self.output_dir):
             tf.io.gfile.rmtree(self.output_dir)
         pause_point("commit")
-        for root, _, files in tf.io.gfile.walk(staging):
-            relative = os.path.relpath(root, staging)  # "." would be a literal name on gs://
-            target = os.path.join(self.output_dir, "" if relative == "." else relative)
-            if not is_object_store(target):
-                tf.io.gfile.makedirs(target)  # object stores have no directories to make
-            for name in files:
-                if relative == "." and name in (COMMITTING, SUCCESS):
-                    continue
-                tf.io.gfile.copy(os.path.join(root, name), os.path.join(target, name),
-                                 overwrite=True)
+        for directory in directories:
+            if not is_object_store(directory):
+                tf.io.gfile.makedirs(directory)  # object stores have no directories to make
+        with concurrent.futures.ThreadPoolExecutor(COPY_THREADS) as pool:
+            for done in [pool.submit(tf.io.gfile.copy, source, target, overwrite=True)
+                         for source, target in copies]:
+                done.result()
         _write(success)
         self.replace_seconds = time.monotonic() - started
         _remove(staging)
