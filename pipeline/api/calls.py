@@ -14,6 +14,7 @@ from pipeline.api.configs import ConfigSource, load
 from pipeline.config import Config
 from pipeline.config.plan import plan_text
 from pipeline.diagnostics.budget import DEFAULT_MEMORY_MB
+from pipeline.job.runner_choice import with_runner
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,12 +51,13 @@ def run(config: ConfigSource, *, input: str | None = None,
     loaded = load(config, input=input, output=output, transform_fn=transform_fn,
                   max_invalid_share=max_invalid_share)
     from pipeline.job.dataflow_options import check_dataflow_options
-    check_dataflow_options(list(beam_args), input_pattern=loaded.input_pattern,
+    beam_args = with_runner(list(beam_args))  # the pinned local runner unless one is named
+    check_dataflow_options(beam_args, input_pattern=loaded.input_pattern,
                            output_dir=loaded.output_dir, transform_fn_dir=transform_fn)
     from pipeline.job.progress import Progress
     from pipeline.job.run import run_job
     with Progress(enabled=progress) as shown:
-        return run_job(loaded, list(beam_args), transform_fn_dir=transform_fn,
+        return run_job(loaded, beam_args, transform_fn_dir=transform_fn,
                        quarantine=on_invalid == "quarantine", overwrite=overwrite,
                        verify_rows=verify_rows, fail_on_drift=fail_on_drift,
                        collision_report=collision_report,
@@ -67,7 +69,7 @@ def profile(config: ConfigSource, *, input: str | None = None,
     """`featurecross profile`'s figures (what `--json` writes) as a dict."""
     loaded = load(config, input=input)
     from pipeline.explore.profile import profile_data
-    return profile_data(loaded, list(beam_args), max_collision_rate=max_collision_rate)
+    return profile_data(loaded, with_runner(list(beam_args)), max_collision_rate=max_collision_rate)
 
 
 def suggest(config: ConfigSource, label: str, *, input: str | None = None,
@@ -80,7 +82,7 @@ def suggest(config: ConfigSource, label: str, *, input: str | None = None,
     from pipeline.explore.suggest import candidates, label_source, suggest_crosses
     label_source(loaded, label)
     candidates(loaded, label)
-    return suggest_crosses(loaded, list(beam_args), label=label)
+    return suggest_crosses(loaded, with_runner(list(beam_args)), label=label)
 
 
 def init(input: str, *, label: str | None = None,

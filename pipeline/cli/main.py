@@ -14,7 +14,9 @@ import argparse
 import dataclasses
 import json
 import os
+import signal
 import sys
+import threading
 
 from pipeline import api
 from pipeline.cli.beam_errors import find_error
@@ -23,9 +25,11 @@ from pipeline.cli.quiet import quiet_libraries
 from pipeline.config.paths import check_scheme
 from pipeline.diagnostics.budget import DEFAULT_MEMORY_MB
 from pipeline.job.dataflow_options import check_dataflow_options
+from pipeline.job.runner_choice import with_runner
 
 # README "Exit codes": a scheduler can tell these apart.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARITY, EXIT_DRIFT = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,6 +64,7 @@ ERRORS = (
     ErrorKind("pipeline.config", "ConfigError", EXIT_USAGE, "config error: "),
     ErrorKind("pipeline.config.paths", "PathError", EXIT_USAGE),
     ErrorKind("pipeline.job.dataflow_options", "DataflowOptionsError", EXIT_USAGE),
+    ErrorKind("pipeline.job.runner_choice", "RunnerError", EXIT_USAGE),
     ErrorKind("pipeline.explore.suggest", "LabelError", EXIT_USAGE),
     ErrorKind("pipeline.explore.suggest", "NoCandidatesError", EXIT_USAGE),
     ErrorKind("pipeline.explore.init_config", "InitError", EXIT_USAGE, "init: "),
@@ -84,15 +89,49 @@ def main(argv: list[str] | None = None) -> int:
     unknown = unknown_flag_message(args.command_parser, beam_args)  # before anything is made
     if unknown:
         args.command_parser.error(unknown)
+    previous = _on_signals(_interrupt)
     try:
         return args.handler(args, beam_args)
     except Exception as error:
+        if _interrupted:  # Beam re-raises a step's KeyboardInterrupt as its own error
+            return _report_interrupted()
         for kind in ERRORS:
             message = kind.message(error)
             if message is not None:
                 print(f"featurecross: {message}", file=sys.stderr)
                 return kind.exit_code
         raise
+    except KeyboardInterrupt:
+        return _report_interrupted()
+    finally:
+        _on_signals(previous)
+
+
+# Ctrl-C and a scheduler's SIGTERM stop a run the same way: KeyboardInterrupt
+# in the main thread, on which the run aborts its publication and releases
+# its claim (docs/running.md "Exit codes").
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_interrupted: list[str] = []
+
+
+def _on_signals(handlers):
+    """Sets the handlers (the main thread only may); returns the previous ones."""
+    if threading.current_thread() is not threading.main_thread() or handlers is None:
+        return None
+    if callable(handlers):
+        handlers = (handlers,) * len(_SIGNALS)
+    return tuple(signal.signal(signum, handler) for signum, handler in zip(_SIGNALS, handlers))
+
+
+def _interrupt(signum, _frame) -> None:
+    _interrupted.append(signal.Signals(signum).name)
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _report_interrupted() -> int:
+    _interrupted.clear()
+    print("featurecross: interrupted; nothing published", file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
 def run_and_exit() -> None:
@@ -239,6 +278,7 @@ def _init(args: argparse.Namespace, _beam_args: list[str]) -> int:
 def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
     config = api.load(args.config, input=args.input, output=args.output,
                       transform_fn=args.transform_fn, max_invalid_share=args.max_invalid_share)
+    beam_args = with_runner(beam_args)
     # Before TensorFlow loads: a bad Dataflow command line fails in a second.
     check_dataflow_options(beam_args, input_pattern=config.input_pattern,
                            output_dir=config.output_dir, transform_fn_dir=args.transform_fn)
@@ -271,6 +311,7 @@ def _non_negative(text: str) -> int:
 
 def _profile(args: argparse.Namespace, beam_args: list[str]) -> int:
     config = api.load(args.config, input=args.input)
+    beam_args = with_runner(beam_args)
     quiet_libraries()
     from pipeline.explore.profile import profile_text
     profile = api.profile(config, max_collision_rate=args.max_collision_rate,
@@ -286,6 +327,7 @@ def _profile(args: argparse.Namespace, beam_args: list[str]) -> int:
 
 def _suggest(args: argparse.Namespace, beam_args: list[str]) -> int:
     config = api.load(args.config, input=args.input)
+    beam_args = with_runner(beam_args)
     quiet_libraries()
     from pipeline.explore.suggest import suggest_text
     result = api.suggest(config, args.label, beam_args=beam_args)

@@ -28,6 +28,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms.window import GlobalWindows
 
 from pipeline.io.layout import PARTS_TEMP_DIR
+from pipeline.io.pause_points import pause_point
 from pipeline.io.rows import Position
 from pipeline.io.tfrecord_writer import open_example_file
 
@@ -148,6 +149,7 @@ class _WriteReads(beam.DoFn):
     def finish_bundle(self) -> Iterator:
         last = self._close() if self.current is not None else None
         self.writes.drain()
+        pause_point("data")
         if last is not None:
             yield GlobalWindows.windowed_value(last)
 

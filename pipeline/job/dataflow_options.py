@@ -17,7 +17,7 @@ class DataflowOptionsError(ValueError):
 
 
 def is_dataflow(beam_args: list[str]) -> bool:
-    return (_runner(beam_args) or "").lower().rsplit(".", 1)[-1] in DATAFLOW_RUNNERS
+    return (runner_flag(beam_args) or "").lower().rsplit(".", 1)[-1] in DATAFLOW_RUNNERS
 
 
 def check_dataflow_options(beam_args: list[str], *, input_pattern: str | None,
@@ -50,7 +50,7 @@ def check_dataflow_options(beam_args: list[str], *, input_pattern: str | None,
                                    + "".join(f"\n  {problem}" for problem in problems))
 
 
-def _runner(beam_args: list[str]) -> str | None:
+def runner_flag(beam_args: list[str]) -> str | None:
     """The last --runner value (Beam's own parsing keeps the last one too)."""
     runner = None
     for position, arg in enumerate(beam_args):

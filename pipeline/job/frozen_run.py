@@ -12,7 +12,13 @@ import os
 import tensorflow as tf
 
 from pipeline.config import Config
-from pipeline.io.layout import MANIFEST, TRANSFORM_DIRS, read_run_config
+from pipeline.io.layout import (
+    MANIFEST,
+    TRANSFORM_DIRS,
+    TRANSFORM_FN_DIR,
+    TRANSFORMED_METADATA_DIR,
+    read_run_config,
+)
 from pipeline.io.publish import PublishError, require_complete
 from pipeline.transform.batch_transformer import GraphMismatchError
 
@@ -21,11 +27,38 @@ class FrozenRunError(RuntimeError):
     """`--transform-fn` names no complete featurecross run."""
 
 
+# What a frozen graph needs besides what loading it checks (TFTransformOutput reads
+# the schema lazily, and a graph without its variables may still load).
+FROZEN_FILES = (os.path.join(TRANSFORM_FN_DIR, "saved_model.pb"),
+                os.path.join(TRANSFORM_FN_DIR, "variables", "variables.index"),
+                os.path.join(TRANSFORMED_METADATA_DIR, "schema.pbtxt"))
+
+
 def check_frozen_run(run_dir: str) -> None:
+    """Refuses an unfinished or damaged frozen run before the job starts, naming `run_dir`.
+
+    Loading the graph here costs a second and turns a damaged file (a deleted
+    or truncated saved_model.pb, missing variables or schema) into one line
+    about the directory the user gave, instead of a traceback about the job's
+    staging copy.
+    """
+    import tensorflow_transform as tft
     try:
         require_complete(run_dir, "--transform-fn")
     except PublishError as error:
         raise FrozenRunError(str(error)) from None
+    for name in FROZEN_FILES:
+        if not tf.io.gfile.exists(os.path.join(run_dir, name)):
+            raise FrozenRunError(f"--transform-fn {run_dir}: {name} is missing, so its frozen "
+                                 "graph is damaged; rerun the analysis run that made it")
+    try:
+        output = tft.TFTransformOutput(run_dir)
+        output.transformed_feature_spec()
+        output.transform_features_layer()
+    except Exception as error:  # noqa: BLE001 - any failure to load is a damaged graph
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        raise FrozenRunError(f"--transform-fn {run_dir}: its frozen graph does not load "
+                             f"({reason}); rerun the analysis run that made it") from None
 
 
 def copy_transform_fn(source_dir: str, staging: str) -> None:

@@ -8,7 +8,9 @@ committed, `_SUCCESS` last (see pipeline/io/publish.py).
 
 from __future__ import annotations
 
+import errno
 import os
+import sys
 import time
 
 from apache_beam.metrics.metric import MetricsFilter
@@ -50,8 +52,9 @@ def run_job(config: Config, beam_args: list[str], *, transform_fn_dir: str | Non
             progress: Progress | None = None) -> RunSummary:
     """Runs the job on `config` and publishes OUT; returns what the run did.
 
-    The steps, in order: check the input, output and frozen run; begin the
-    publication (a staging directory); start the parity sample's serving
+    The steps, in order: check the input, output and frozen run (loading its
+    graph); begin the publication (claim OUT, repair what a gone run left, probe
+    the staging directory); start the parity sample's serving
     process; run the Beam pipeline (analysis unless `transform_fn_dir`, then
     transform and write); export `serving/`; reconcile the row counts; serve
     the parity sample; collect the run's figures; write the report and the
@@ -73,6 +76,9 @@ def run_job(config: Config, beam_args: list[str], *, transform_fn_dir: str | Non
         publication.begin()
     except PublishError as error:
         raise JobError(str(error)) from None
+    finally:  # what it repaired, said even when OUT is then refused
+        for note in publication.notes:
+            print(f"featurecross: {note}", file=sys.stderr)
     work_dir = publication.work_dir
     parity_sample = ParitySample(config, verify_rows)  # its fresh process starts now
     try:
@@ -118,10 +124,27 @@ def run_job(config: Config, beam_args: list[str], *, transform_fn_dir: str | Non
                                     - parity_seconds})
         publication.commit()
         return summary
-    except BaseException:
+    except BaseException as error:
         parity_sample.close()
         publication.abort()
+        if is_disk_full(error):
+            raise JobError(f"the output directory {publication.output_dir}: no space left on "
+                           "the device while the run was writing; nothing was published"
+                           ) from None
         raise
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """ENOSPC anywhere in the chain, raised here or inside a step Beam wrapped."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if getattr(current, "errno", None) == errno.ENOSPC or "No space left on device" in str(
+                current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def check_input(pattern: str | None, input_format: str = "parquet") -> None:

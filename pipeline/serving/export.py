@@ -22,6 +22,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from pipeline.config import Column, Config
+from pipeline.io.pause_points import pause_point
 from pipeline.transform.raw_specs import TF_DTYPES
 
 SIGNATURE = "serving_default"
@@ -94,3 +95,4 @@ def export_serving_model(config: Config, transform_output_dir: str, export_dir: 
     """Writes the serving SavedModel for the transform graph in `transform_output_dir`."""
     module = ServingModule(tft.TFTransformOutput(transform_output_dir), config)
     tf.saved_model.save(module, export_dir, signatures={SIGNATURE: module.serve})
+    pause_point("serving")

@@ -240,12 +240,12 @@ def _served_rows(served: dict[str, np.ndarray], spec: dict, count: int) -> list[
     for name, feature_spec in spec.items():
         if isinstance(feature_spec, tf.io.FixedLenFeature):
             values = served[name].reshape(count, -1)
-            per_feature.append([tuple(row.tolist()) for row in values])
+            per_feature.append([_same_nan(row.tolist()) for row in values])
             continue
         indices, values = served[f"{name}$indices"], served[f"{name}$values"].tolist()
         rows: list[list] = [[] for _ in range(count)]
         columns: list[list] = [[] for _ in range(count)]
-        for (row, column), value in zip(indices.tolist(), values):
+        for (row, column), value in zip(indices.tolist(), _same_nan(values)):
             rows[row].append(value)
             columns[row].append(column)
         if isinstance(feature_spec, tf.io.SparseFeature):
@@ -293,7 +293,18 @@ def _cells(value: Any) -> tuple:
         return ()
     values = value if isinstance(value, list) else [value]
     # Parquet output stores strings as UTF-8; serving returns bytes.
-    return tuple(v.encode("utf-8") if isinstance(v, str) else v for v in values)
+    return _same_nan([v.encode("utf-8") if isinstance(v, str) else v for v in values])
+
+
+# One NaN object for every NaN: tuples compare items by identity before `==`,
+# and a float's hash is its identity's when it is NaN, so with this a NaN
+# matches a NaN, in sets too (valid input may hold NaN floats). Infinities
+# already equal themselves.
+NAN = float("nan")
+
+
+def _same_nan(values: list) -> tuple:
+    return tuple(NAN if value != value else value for value in values)
 
 
 def _files(directory: str, suffix: str) -> list[str]:
