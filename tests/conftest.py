@@ -213,3 +213,11 @@ class TimeByGroup:
         if misplaced:
             write("unit tests that set up a shared run (they belong in tests/jobs/): "
                   + ", ".join(sorted(misplaced)), yellow=True)
+
+
+@pytest.fixture(scope="session")
+def small(tmp_path_factory) -> pathlib.Path:
+    """The first rows of the flights sample (tests/jobs/runs.py): for runs held, killed
+    or refused on purpose, where a small input keeps each run short."""
+    from tests.jobs.runs import small_input
+    return small_input(tmp_path_factory.mktemp("small_input"))

@@ -238,24 +238,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _rate(text: str) -> float:
-    try:
-        rate = float(text)
-    except ValueError:
-        rate = -1.0
-    if not 0 < rate < 1:
-        raise argparse.ArgumentTypeError(f"must be a number between 0 and 1, got {text}")
-    return rate
+def _fraction(*, closed: bool):
+    """An argparse type for a number in [0, 1] (`closed`) or strictly between 0 and 1."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = -1.0
+        if closed and not 0 <= value <= 1:
+            raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, got {text}")
+        if not closed and not 0 < value < 1:
+            raise argparse.ArgumentTypeError(f"must be a number between 0 and 1, got {text}")
+        return value
+    return parse
 
 
-def _share(text: str) -> float:
-    try:
-        share = float(text)
-    except ValueError:
-        share = -1.0
-    if not 0 <= share <= 1:
-        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, got {text}")
-    return share
+_rate = _fraction(closed=False)    # --max-collision-rate
+_share = _fraction(closed=True)    # --max-invalid-share
 
 
 def _validate(args: argparse.Namespace, _beam_args: list[str]) -> int:

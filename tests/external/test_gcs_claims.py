@@ -19,15 +19,10 @@ import tensorflow as tf
 import pipeline.io.claim as claim_module
 from pipeline.io.claim import Claim, ClaimRecord
 from pipeline.io.publish import SUCCESS, Publication
-from tests.jobs.runs import HeldRun, run_args, small_input
+from tests.jobs.runs import HeldRun, run_args
 from tests.support import run_cli, tfrecord_content
 
 pytestmark = pytest.mark.external("gs:// emulator")
-
-
-@pytest.fixture(scope="module")
-def small(tmp_path_factory):
-    return small_input(tmp_path_factory.mktemp("small_input"))
 
 
 def listing(prefix: str) -> list[str]:

@@ -15,13 +15,8 @@ import sys
 import pytest
 
 from pipeline.io.publish import SUCCESS
-from tests.jobs.runs import run_args, small_input
+from tests.jobs.runs import run_args
 from tests.support import REPO, run_cli
-
-
-@pytest.fixture(scope="module")
-def small(tmp_path_factory):
-    return small_input(tmp_path_factory.mktemp("small_input"))
 
 
 @pytest.fixture(scope="module")

@@ -15,13 +15,8 @@ import pytest
 
 from pipeline.io.claim import ClaimRecord
 from pipeline.io.publish import SUCCESS
-from tests.jobs.runs import HeldRun, run_args, siblings, small_input, tree
+from tests.jobs.runs import HeldRun, run_args, siblings, tree
 from tests.support import run_cli
-
-
-@pytest.fixture(scope="module")
-def small(tmp_path_factory):
-    return small_input(tmp_path_factory.mktemp("small_input"))
 
 
 @pytest.fixture(scope="module")
