@@ -121,7 +121,7 @@ class Publication:
             return False
         if tf.io.gfile.exists(destination):
             tf.io.gfile.rmtree(destination)
-        if not self.in_place:
+        if not self.copy_in:  # a local disk: one rename
             tf.io.gfile.rename(source, destination)
             return True
         for directory, _, files in tf.io.gfile.walk(source):  # an object store: per object
