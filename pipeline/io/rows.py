@@ -194,9 +194,10 @@ class RowChecker:
         values = self._cast(array, target, column, problems, None)
         nan = _nan_mask(values)
         if nan is not None:
-            nan_rows |= nan.to_numpy(zero_copy_only=False)
+            flagged = nan.to_numpy(zero_copy_only=False)
+            nan_rows |= flagged
             if not column.has_default:
-                for row in np.flatnonzero(nan.to_numpy(zero_copy_only=False)):
+                for row in np.flatnonzero(flagged):
                     problems.setdefault(int(row), NAN_REASON)
             values = pc.if_else(nan, pa.scalar(None, values.type), values)
         return (*self._finish(values, column, problems), False)
