@@ -20,8 +20,8 @@ import pyarrow.compute as pc
 from pipeline.config import Config, Feature
 from pipeline.io.layout import COVERAGE_FILE
 from pipeline.io.side_files import take_json, write_json
-from pipeline.transform.features import vocabulary_filename
 from pipeline.transform.output_specs import sparse_keys
+from pipeline.transform.vocabularies import vocabulary_filename
 
 
 def vocabulary_features(config: Config) -> list[Feature]:

@@ -37,6 +37,7 @@ from pipeline.job.steps import (
     WriteInvalidRows,
     WriteTransformed,
 )
+from pipeline.job.vocabulary_analysis import packed_vocabulary_analyzer
 from pipeline.transform.features import make_preprocessing_fn
 from pipeline.transform.raw_specs import tensor_adapter_config
 
@@ -124,6 +125,7 @@ class AnalyzeAndWriteTransformFn(beam.PTransform):
         with tft_beam.Context(temp_dir=self.temp_dir):
             transform_fn = ((batches, tensor_adapter_config(self.config))
                             | "AnalyzeDataset" >> tft_beam.AnalyzeDataset(
-                                make_preprocessing_fn(self.config, num_bins_analyzer=analyzer)))
+                                make_preprocessing_fn(self.config, num_bins_analyzer=analyzer,
+                                                      vocabulary_analyzer=packed_vocabulary_analyzer())))
             return transform_fn | "WriteTransformFn" >> tft_beam.WriteTransformFn(
                 self.output_dir)

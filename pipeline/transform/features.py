@@ -18,6 +18,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from pipeline.config import Config, Feature, UnknownKindError
+from pipeline.transform.vocabularies import VocabularyAnalyzer, apply_vocabularies
 
 Tensor = Union[tf.Tensor, tf.SparseTensor]
 
@@ -74,24 +75,6 @@ def cross_strings(inputs: list[Tensor]) -> Tensor:
     return crossed.values  # exactly one string per row, already in row order
 
 
-def vocabulary_filename(feature: Feature) -> str:
-    """The vocabulary's asset name in transform_fn/ (and serving/)."""
-    return f"vocabulary_{feature.name}"
-
-
-def vocabulary_ids(inputs: list[Tensor], feature: Feature) -> Tensor:
-    """Exact ids for frequent combinations, FarmHash OOV buckets for the rest.
-
-    `tft.compute_and_apply_vocabulary` on the `tf.sparse.cross` strings: kept
-    combinations get ids 0.. by descending frequency (tf.Transform's order);
-    any other string gets `size + Fingerprint64(string) % num_oov_buckets`.
-    """
-    vocabulary = feature.vocabulary
-    return tft.compute_and_apply_vocabulary(
-        cross_strings(inputs), top_k=vocabulary.top_k,
-        frequency_threshold=vocabulary.frequency_threshold,
-        num_oov_buckets=vocabulary.num_oov_buckets,
-        vocab_filename=vocabulary_filename(feature), name=f"vocabulary_{feature.name}")
 _LOW_MODULUS = 2**62        # cross_hashed(num_buckets=2**62): the fingerprint's low 62 bits
 _INT64_MAX = 2**63 - 1      # cross_hashed(num_buckets=0): the fingerprint modulo 2**63 - 1
 
@@ -214,7 +197,8 @@ def compute_feature(feature: Feature, values: Mapping[str, Tensor], *,
     """
     inputs = [values[name] for name in feature.inputs]
     if feature.kind == "cross" and feature.vocabulary is not None:
-        return vocabulary_ids(inputs, feature)
+        raise ValueError(f"feature {feature.name!r} is a vocabulary cross: its ids come "
+                         "from the packed analysis (make_preprocessing_fn)")
     if feature.kind == "cross" and feature.auto_num_bins:
         if num_bins_analyzer is None:
             raise ValueError(f"feature {feature.name!r} has num_bins: auto, which needs "
@@ -234,16 +218,44 @@ def compute_feature(feature: Feature, values: Mapping[str, Tensor], *,
     raise UnknownKindError(feature, "compute_feature")
 
 
-def make_preprocessing_fn(config: Config, *, num_bins_analyzer: NumBinsAnalyzer | None = None
+def make_preprocessing_fn(config: Config, *, num_bins_analyzer: NumBinsAnalyzer | None = None,
+                          vocabulary_analyzer: VocabularyAnalyzer | None = None
                           ) -> Callable[[dict], dict]:
-    """Builds the tf.Transform preprocessing_fn for a validated config."""
+    """Builds the tf.Transform preprocessing_fn for a validated config.
+
+    Vocabulary crosses wait in a group until the end, or until a feature reads
+    one of them: then the whole group goes through one packed analysis
+    (`pipeline.transform.vocabularies`), so a config of any number of
+    vocabulary crosses has one vocabulary analyzer (or one per such reading).
+    """
 
     def preprocessing_fn(inputs: dict) -> dict:
         values: dict[str, Tensor] = dict(inputs)  # raw columns, then features by name
+        waiting: list[tuple[Feature, Tensor]] = []  # vocabulary crosses and their strings
+
+        def analyze_waiting() -> None:
+            if vocabulary_analyzer is None:
+                raise ValueError(f"feature {waiting[0][0].name!r} has a vocabulary, which "
+                                 "needs the analysis pass")
+            features, strings = zip(*waiting)
+            for feature, ids in zip(features, apply_vocabularies(features, strings,
+                                                                 vocabulary_analyzer)):
+                values[feature.name] = ids
+            waiting.clear()
+
+        for feature in config.features:
+            if any(name == f.name for f, _ in waiting for name in feature.inputs):
+                analyze_waiting()
+            if feature.kind == "cross" and feature.vocabulary is not None:
+                waiting.append((feature, cross_strings([values[n] for n in feature.inputs])))
+            else:
+                values[feature.name] = compute_feature(feature, values,
+                                                       num_bins_analyzer=num_bins_analyzer)
+        if waiting:
+            analyze_waiting()
         outputs: dict[str, Tensor] = {name: inputs[name] for name in config.keep}
         for feature in config.features:
-            ids = compute_feature(feature, values, num_bins_analyzer=num_bins_analyzer)
-            values[feature.name] = ids
+            ids = values[feature.name]
             outputs[feature.name] = encode(ids, feature) if feature.is_categorical else ids
         return outputs
 

@@ -33,7 +33,7 @@ from tests.support import NO_PARITY_SAMPLE, batch_rows, examples, run_cli, tenso
 ORIGINS = ["JFK", "LGA", "EWR", "東京", "a b", "x"]
 DESTS = ["ATL", "ORD", "LAX", "SFO", "BOS", "MIA", "DEN", "SEA"]
 CARRIERS = ["UA", "AA", "B6", "DL", "9E"]
-TAGS = ["late", "early", "red-eye", "café", ""]
+TAGS = ["late", "early", "red-eye", "café", "", "two\nlines"]
 
 # (name, inputs, vocabulary settings, output, sparse)
 CROSSES = [
@@ -49,6 +49,12 @@ CROSSES = [
      "multi_hot", False),
     ("dest_x_tags_mh_sparse", ["dest", "tags"], {"top_k": 20, "num_oov_buckets": 5},
      "multi_hot", True),
+    # keeps nothing: tf.Transform's placeholder line, every id an OOV bucket
+    ("none_kept", ["carrier", "dest"], {"frequency_threshold": 10**6, "num_oov_buckets": 3},
+     "int", False),
+    # reads a vocabulary cross's ids, so the crosses before it are analysed first
+    ("route_x_carrier", ["route", "carrier"], {"top_k": 10, "num_oov_buckets": 2}, "int",
+     False),
 ]
 SCHEMA = {"origin": ("string", False), "dest": ("string", False),
           "carrier": ("string", False), "hour": ("int", False), "tags": ("string", True)}
@@ -93,7 +99,7 @@ def reference_fn(inputs: dict) -> dict:
     """What a TF user writes by hand: tf.sparse.cross strings into the vocabulary."""
     outputs = {}
     for name, columns, settings, _, _ in CROSSES:
-        strings = tf.sparse.cross([inputs[c] for c in columns])
+        strings = tf.sparse.cross([{**inputs, **outputs}[c] for c in columns])
         outputs[name] = tft.compute_and_apply_vocabulary(
             strings, top_k=settings.get("top_k"),
             frequency_threshold=settings.get("frequency_threshold"),
@@ -240,9 +246,11 @@ def test_manifest_records_size_and_coverage(runs):
     manifest = json.loads((root / "out" / "manifest.json").read_text())
     entries = {f["name"]: f for f in manifest["features"]}
     output = tft.TFTransformOutput(str(root / "out"))
+    reference = tft.TFTransformOutput(str(root / "ref"))
     for name, *_ in CROSSES:
         vocabulary = entries[name]["vocabulary"]
         assert vocabulary["size"] == output.vocabulary_size_by_name(f"vocabulary_{name}")
+        assert vocabulary["size"] == reference.vocabulary_size_by_name(name), name
     route = entries["route"]["vocabulary"]
     kept = {line.rstrip(b"\n") for line in
             open(output.vocabulary_file_by_name("vocabulary_route"), "rb")}
