@@ -13,7 +13,6 @@ from typing import Sequence
 from pipeline.api.configs import ConfigSource, load
 from pipeline.config import Config
 from pipeline.config.plan import plan_text
-from pipeline.diagnostics.budget import DEFAULT_MEMORY_MB
 from pipeline.job.runner_choice import with_runner
 
 
@@ -37,10 +36,12 @@ def run(config: ConfigSource, *, input: str | None = None,
         output: str | None = None, transform_fn: str | None = None,
         on_invalid: str = "fail", overwrite: bool = False, verify_rows: int = 1000,
         fail_on_drift: bool = False, collision_report: bool = True,
-        max_invalid_share: float | None = None, diagnostics_memory_mb: int = DEFAULT_MEMORY_MB,
+        max_invalid_share: float | None = None, diagnostics_memory_mb: int | None = None,
         beam_args: Sequence[str] = (), progress: bool = True):
     """Runs the job (`featurecross run`) and returns its `RunSummary`.
 
+    `max_invalid_share` and `diagnostics_memory_mb` override the config's
+    `output:` keys (None keeps the config's value, or its default);
     `beam_args` are Beam's own flags (`["--runner", "DataflowRunner", ...]`);
     `progress` shows the live line on a terminal, a plain line every 30 s
     elsewhere (docs/running.md "Progress"). A drift verdict does not raise:
@@ -49,7 +50,8 @@ def run(config: ConfigSource, *, input: str | None = None,
     if on_invalid not in ("fail", "quarantine"):
         raise ValueError(f"on_invalid must be 'fail' or 'quarantine', got {on_invalid!r}")
     loaded = load(config, input=input, output=output, transform_fn=transform_fn,
-                  max_invalid_share=max_invalid_share)
+                  max_invalid_share=max_invalid_share,
+                  diagnostics_memory_mb=diagnostics_memory_mb)
     from pipeline.job.dataflow_options import check_dataflow_options
     beam_args = with_runner(list(beam_args))  # the pinned local runner unless one is named
     check_dataflow_options(beam_args, input_pattern=loaded.input_pattern,
@@ -60,14 +62,17 @@ def run(config: ConfigSource, *, input: str | None = None,
         return run_job(loaded, beam_args, transform_fn_dir=transform_fn,
                        quarantine=on_invalid == "quarantine", overwrite=overwrite,
                        verify_rows=verify_rows, fail_on_drift=fail_on_drift,
-                       collision_report=collision_report,
-                       diagnostics_memory_mb=diagnostics_memory_mb, progress=shown)
+                       collision_report=collision_report, progress=shown)
 
 
 def profile(config: ConfigSource, *, input: str | None = None,
-            max_collision_rate: float | None = None, beam_args: Sequence[str] = ()) -> dict:
-    """`featurecross profile`'s figures (what `--json` writes) as a dict."""
-    loaded = load(config, input=input)
+            max_collision_rate: float | None = None,
+            diagnostics_memory_mb: int | None = None, beam_args: Sequence[str] = ()) -> dict:
+    """`featurecross profile`'s figures (what `--json` writes) as a dict.
+
+    `diagnostics_memory_mb` overrides the config's `output.diagnostics_memory_mb`.
+    """
+    loaded = load(config, input=input, diagnostics_memory_mb=diagnostics_memory_mb)
     from pipeline.explore.profile import profile_data
     return profile_data(loaded, with_runner(list(beam_args)), max_collision_rate=max_collision_rate)
 

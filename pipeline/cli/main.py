@@ -179,12 +179,11 @@ def _parser() -> argparse.ArgumentParser:
                           "rows is invalid (default: output.max_invalid_share, or 0.1)")
     run.add_argument("--no-collision-report", action="store_true",
                      help="skip the collision report (report/ and manifest.json 'collisions')")
-    run.add_argument("--diagnostics-memory-mb", type=_positive, default=DEFAULT_MEMORY_MB,
-                     metavar="MB",
+    run.add_argument("--diagnostics-memory-mb", type=_positive, metavar="MB",
                      help="memory per worker for the collision report, the drift baseline "
                           "and num_bins: auto, shared by the hashed features: each is counted "
-                          "exactly up to its share, then sampled (default "
-                          f"{DEFAULT_MEMORY_MB})")
+                          "exactly up to its share, then sampled (default: "
+                          f"output.diagnostics_memory_mb, or {DEFAULT_MEMORY_MB})")
     run.add_argument("--quiet", action="store_true",
                      help="no progress line while the run works, only the summary")
     run.set_defaults(handler=_run, command_parser=run)
@@ -223,6 +222,11 @@ def _parser() -> argparse.ArgumentParser:
     profile.add_argument("--max-collision-rate", type=_rate, metavar="R",
                          help="also find the smallest round num_bins for this rate")
     profile.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    profile.add_argument("--diagnostics-memory-mb", type=_positive, metavar="MB",
+                         help="memory per worker for the distinct counts, shared by the "
+                              "profiled columns and hashed features: each is counted exactly "
+                              "up to its share, then estimated from a sample (default: "
+                              f"output.diagnostics_memory_mb, or {DEFAULT_MEMORY_MB})")
     profile.set_defaults(handler=_profile, command_parser=profile)
 
     suggest = commands.add_parser(
@@ -276,7 +280,8 @@ def _init(args: argparse.Namespace, _beam_args: list[str]) -> int:
 
 def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
     config = api.load(args.config, input=args.input, output=args.output,
-                      transform_fn=args.transform_fn, max_invalid_share=args.max_invalid_share)
+                      transform_fn=args.transform_fn, max_invalid_share=args.max_invalid_share,
+                      diagnostics_memory_mb=args.diagnostics_memory_mb)
     beam_args = with_runner(beam_args)
     # Before TensorFlow loads: a bad Dataflow command line fails in a second.
     check_dataflow_options(beam_args, input_pattern=config.input_pattern,
@@ -285,8 +290,7 @@ def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
     summary = api.run(config, transform_fn=args.transform_fn, on_invalid=args.on_invalid,
                       overwrite=args.overwrite, verify_rows=args.verify_rows,
                       fail_on_drift=args.fail_on_drift,
-                      collision_report=not args.no_collision_report,
-                      diagnostics_memory_mb=args.diagnostics_memory_mb, beam_args=beam_args,
+                      collision_report=not args.no_collision_report, beam_args=beam_args,
                       progress=not args.quiet)
     print(summary.text())
     for line in summary.drift_warnings():
@@ -309,7 +313,8 @@ def _non_negative(text: str) -> int:
 
 
 def _profile(args: argparse.Namespace, beam_args: list[str]) -> int:
-    config = api.load(args.config, input=args.input)
+    config = api.load(args.config, input=args.input,
+                      diagnostics_memory_mb=args.diagnostics_memory_mb)
     beam_args = with_runner(beam_args)
     quiet_libraries()
     from pipeline.explore.profile import profile_text

@@ -20,11 +20,15 @@ OUTPUT_FORMATS = ("tfrecord", "parquet")
 COLUMN_TYPES = ("string", "int", "float", "bool")  # bool is read as int64 0/1
 CATEGORICAL_TYPES = ("string", "int", "bool")  # what a cross, hash or label can read
 DEFAULT_MAX_INVALID_SHARE = 0.1  # docs/running.md "Invalid rows"
+# The diagnostics' memory per worker (docs/outputs.md "The memory budget"); it
+# lives here, not in pipeline/diagnostics/budget.py, because the config's
+# `output.diagnostics_memory_mb` defaults to it and the config layer is lowest.
+DEFAULT_DIAGNOSTICS_MEMORY_MB = 512
 COLUMN_SHAPES = ("scalar", "sequence")
 COLUMN_KEYS = ("type", "default", "shape")
 TOP_KEYS = ("input", "schema", "features", "crosses", "keep", "output", "drift")
 INPUT_KEYS = ("format", "pattern")
-OUTPUT_KEYS = ("dir", "format", "max_invalid_share")
+OUTPUT_KEYS = ("dir", "format", "max_invalid_share", "diagnostics_memory_mb")
 OUTPUT_MODES = ("int", "one_hot", "multi_hot")
 FEATURE_KINDS = ("cross", "hash", "bucketize", "product", "polynomial")
 DRIFT_KEYS = ("max_unseen_rate", "max_psi")
@@ -196,15 +200,21 @@ class Config:
     output_format: str
     drift: DriftThresholds = DriftThresholds()
     max_invalid_share: float = DEFAULT_MAX_INVALID_SHARE  # with --on-invalid quarantine
+    diagnostics_memory_mb: int = DEFAULT_DIAGNOSTICS_MEMORY_MB  # run and profile
 
     def with_overrides(self, *, input_pattern: str | None = None,
                        output_dir: str | None = None,
-                       max_invalid_share: float | None = None) -> "Config":
+                       max_invalid_share: float | None = None,
+                       diagnostics_memory_mb: int | None = None) -> "Config":
+        """The config with a command line's (or API call's) values in place of its own;
+        None keeps the config's."""
         return dataclasses.replace(
             self, input_pattern=input_pattern or self.input_pattern,
             output_dir=output_dir or self.output_dir,
             max_invalid_share=(self.max_invalid_share if max_invalid_share is None
-                               else max_invalid_share))
+                               else max_invalid_share),
+            diagnostics_memory_mb=(self.diagnostics_memory_mb if diagnostics_memory_mb is None
+                                   else diagnostics_memory_mb))
 
     @property
     def feature_inputs(self) -> set[str]:

@@ -16,6 +16,7 @@ import yaml
 
 from pipeline.config.model import (
     CROSS_NAME_JOIN,
+    DEFAULT_DIAGNOSTICS_MEMORY_MB,
     DEFAULT_HASH_KEY,
     DEFAULT_MAX_INVALID_SHARE,
     FEATURE_KINDS,
@@ -96,8 +97,11 @@ class ConfigParser(SectionReader):
         drift = self.parse_drift(top["drift"], features) if "drift" in top else DriftThresholds()
         share = self.share(sink.get("max_invalid_share", DEFAULT_MAX_INVALID_SHARE),
                            "output.max_invalid_share")
+        memory_mb = self.memory_mb(sink.get("diagnostics_memory_mb",
+                                            DEFAULT_DIAGNOSTICS_MEMORY_MB),
+                                   "output.diagnostics_memory_mb")
         return Config(self.path, input_format, pattern, schema, features, keep,
-                      output_dir, output_format, drift, share)
+                      output_dir, output_format, drift, share, memory_mb)
 
     def parse_features(self, raw: Any, schema: Mapping[str, Column], *,
                        empty_allowed: bool = False) -> tuple[Feature, ...]:

@@ -14,6 +14,7 @@ from pipeline.config.model import (
     COLUMN_KEYS,
     COLUMN_SHAPES,
     COLUMN_TYPES,
+    DEFAULT_DIAGNOSTICS_MEMORY_MB,
     DEFAULT_HASH_KEY,
     DRIFT_KEYS,
     MAX_UINT64,
@@ -102,6 +103,13 @@ class KeyReader:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
             raise self.error(key, "must be a share of rows.", value, allowed="numbers from 0 to 1")
         return float(value)
+
+    def memory_mb(self, value: Any, key: str) -> int:
+        """Megabytes per worker (the diagnostics' budget): a whole number, 1 or more."""
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise self.error(key, "must be a whole number of megabytes, 1 or more.", value,
+                             allowed=f"integers >= 1 (default {DEFAULT_DIAGNOSTICS_MEMORY_MB})")
+        return value
 
     def string(self, value: Any, key: str) -> str:
         if not isinstance(value, str) or not value:

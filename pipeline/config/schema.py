@@ -15,6 +15,7 @@ from pipeline.config.model import (
     COLUMN_KEYS,
     COLUMN_SHAPES,
     COLUMN_TYPES,
+    DEFAULT_DIAGNOSTICS_MEMORY_MB,
     DRIFT_KEYS,
     FEATURE_KINDS,
     INPUT_FORMATS,
@@ -117,7 +118,14 @@ def _top_level() -> dict:
                            "max_invalid_share": {
                                "type": "number", "minimum": 0, "maximum": 1,
                                "description": "with --on-invalid quarantine: the largest "
-                                              "share of invalid rows a run may have"}},
+                                              "share of invalid rows a run may have"},
+                           "diagnostics_memory_mb": {
+                               "type": "integer", "minimum": 1,
+                               "description": "memory per worker in MB for the collision "
+                                              "report, the drift baseline, num_bins: auto "
+                                              "and profile (default "
+                                              f"{DEFAULT_DIAGNOSTICS_MEMORY_MB}; "
+                                              "--diagnostics-memory-mb overrides it)"}},
                           OUTPUT_KEYS),
         "drift": _drift(),
     }

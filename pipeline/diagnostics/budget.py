@@ -2,19 +2,22 @@
 
 The collision report, the drift baseline and `num_bins: auto` count every
 hashed feature's distinct keys. A worker may hold every feature's counts at
-once, so the budget (`featurecross run --diagnostics-memory-mb`, default
-`DEFAULT_MEMORY_MB`) is shared equally by the hashed features: each feature is
-counted exactly up to `exact_limit` distinct keys (its share at
-`BYTES_PER_KEY`, at least `MIN_EXACT_LIMIT`), and above it from bounded
-samples (`pipeline.diagnostics.samples`) whose size does not depend on the
-data. docs/outputs.md "Collision report".
+once, so the budget (`--diagnostics-memory-mb`, else the config's
+`output.diagnostics_memory_mb`, else `DEFAULT_MEMORY_MB`) is shared equally by
+the hashed features: each feature is counted exactly up to `exact_limit`
+distinct keys (its share at `BYTES_PER_KEY`, at least `MIN_EXACT_LIMIT`), and
+above it from bounded samples (`pipeline.diagnostics.samples`) whose size does
+not depend on the data. `featurecross profile` shares it the same way over the
+columns and features it counts. docs/outputs.md "Collision report".
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-DEFAULT_MEMORY_MB = 512
+from pipeline.config.model import DEFAULT_DIAGNOSTICS_MEMORY_MB
+
+DEFAULT_MEMORY_MB = DEFAULT_DIAGNOSTICS_MEMORY_MB
 # What one distinct key costs in `collisions.KeyCounts`: 24 bytes held (key,
 # bin, rows), up to as much again in batches waiting to be grouped (they are
 # grouped once they outnumber the keys held), and room for the grouping
@@ -30,7 +33,8 @@ BYTES_PER_BIN = 8          # a dense rows-per-bin array's cost per bin (int64)
 
 @dataclasses.dataclass(frozen=True)
 class DiagnosticsBudget:
-    """The budget and what it gives each of `features` hashed features."""
+    """The budget and what it gives each of `features` counts held at once (hashed
+    features in a run; profiled columns and hashed features in `profile`)."""
 
     memory_mb: int = DEFAULT_MEMORY_MB
     features: int = 1

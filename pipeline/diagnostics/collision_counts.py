@@ -33,18 +33,6 @@ from pipeline.io.side_files import take_json
 COLLISIONS_TAG = "collisions"
 
 
-def merge_by_name(accumulators: Iterable[dict]) -> dict:
-    """Per-name counts merged: the first of each name absorbs the others (`.merge`)."""
-    merged: dict = {}
-    for accumulator in accumulators:
-        for name, counts in accumulator.items():
-            if name in merged:
-                merged[name].merge(counts)
-            else:
-                merged[name] = counts
-    return merged
-
-
 class MergeKeyCounts(beam.CombineFn):
     """One feature's per-batch summaries in (a `CombinePerKey` by feature); its
     `KeyCounts` out. `exact_limit` overrides the budget's."""

@@ -122,12 +122,12 @@ class KeyCounts:
             self.compact()
 
     def merge(self, other: "KeyCounts") -> None:
+        other.compact()  # first: grouping its pending keys may switch `other` to samples
         if not other.sampled:
-            other.compact()
             self.add(other.keys, other.bins, other.rows)
             return
+        self.compact()  # which may start this one's samples: start them only once
         if not self.sampled:
-            self.compact()
             self._start_samples()
         self.sample.merge(other.sample)
         self.ranges += other.ranges

@@ -8,6 +8,12 @@ collision figures at its num_bins and the smallest round num_bins for 1%,
 by the config's own transform graph, analysed on the same data, so crosses
 over bucketized or hashed features are profiled as `run` would build them.
 Nothing is written but the figures.
+
+The distinct counts live within the diagnostics' memory budget, as `run`'s do
+(`budget.DiagnosticsBudget`): shared equally by the columns and the hashed
+features, each counted exactly up to its share and estimated from a bounded
+sample above it, and each merged on its own (`CombinePerKey`), so no
+accumulator grows with columns x distinct values.
 """
 
 from __future__ import annotations
@@ -25,13 +31,13 @@ from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOpt
 from pipeline.config import Config
 from pipeline.config.model import CATEGORICAL_TYPES
 from pipeline.diagnostics.auto_bins import read_choices
+from pipeline.diagnostics.budget import SAMPLE_KEYS, DiagnosticsBudget
 from pipeline.diagnostics.collision_counts import (
     COLLISIONS_TAG,
     CountCollisions,
-    merge_by_name,
     read_collisions,
 )
-from pipeline.diagnostics.collisions import EXACT_LIMIT, KeyCounts
+from pipeline.diagnostics.collisions import SKETCH_STDDEVS, KeyCounts
 from pipeline.diagnostics.fingerprints import ListColumn, hashed_features
 from pipeline.io.layout import TEMP_DIR_NAME
 from pipeline.io.rows import RawBatch
@@ -50,6 +56,21 @@ NULLS_FILE = "nulls.json"
 
 def categorical_columns(config: Config) -> list[str]:
     return [c.name for c in config.schema.values() if c.type in CATEGORICAL_TYPES]
+
+
+def profile_budget(config: Config) -> DiagnosticsBudget:
+    """The config's budget (after any --diagnostics-memory-mb), shared by every distinct
+    count profile holds at once: one per categorical column and one per hashed feature."""
+    return DiagnosticsBudget(config.diagnostics_memory_mb,
+                             len(categorical_columns(config)) + len(hashed_features(config)))
+
+
+def describe_budget(config: Config, budget: DiagnosticsBudget) -> dict:
+    """What the figures say about the budget (`budget` in --json)."""
+    return {"memory_budget_mb": budget.memory_mb,
+            "columns": len(categorical_columns(config)),
+            "hashed_features": len(hashed_features(config)),
+            "exact_limit": budget.exact_limit, "sample_keys": SAMPLE_KEYS}
 
 
 class ColumnValues:
@@ -83,16 +104,21 @@ class ColumnValues:
     def figures(self) -> dict:
         from datasketches import frequent_items_error_type
         counts = self.distinct
-        counts.compact()
-        distinct = round(counts.distinct()[0])
+        estimate, error = counts.distinct()
         items = self.top.get_frequent_items(frequent_items_error_type.NO_FALSE_NEGATIVES)
         top = sorted(items, key=lambda item: (-item[1], item[0]))[:TOP_VALUES]
         exact_top = all(low == high for _, _, low, high in top)
-        return {"distinct": distinct, "distinct_method": "exact" if counts.exact else "sample",
-                "values": self.values,
-                "top_values": [{"value": value, "count": estimate,
-                                "share": estimate / self.values if self.values else 0.0}
-                               for value, estimate, _, _ in top],
+        figures = {"distinct": round(estimate),
+                   "distinct_method": "exact" if counts.exact else "sample",
+                   "exact_limit": counts.exact_limit}
+        if not counts.exact:  # the same error and bounds as a sampled feature's
+            figures.update(distinct_relative_error=error,
+                           distinct_bounds=[round(estimate * (1 - SKETCH_STDDEVS * error)),
+                                            round(estimate * (1 + SKETCH_STDDEVS * error))])
+        return {**figures, "values": self.values,
+                "top_values": [{"value": value, "count": count,
+                                "share": count / self.values if self.values else 0.0}
+                               for value, count, _, _ in top],
                 "top_values_method": "exact" if exact_top else "sketch (frequent items)"}
 
 
@@ -111,22 +137,31 @@ def batch_values(batch: pa.RecordBatch, columns: list[str]) -> dict[str, tuple]:
 
 
 class MergeColumnValues(beam.CombineFn):
+    """One column's per-batch values in (a `CombinePerKey` by column); its figures out.
+
+    An accumulator holds one column, so a worker holds at most its share of the
+    budget per column it merges, and on Dataflow the columns spread over workers.
+    """
+
     def __init__(self, exact_limit: int) -> None:
         self.exact_limit = exact_limit
 
-    def create_accumulator(self) -> dict:
-        return {}
+    def create_accumulator(self) -> ColumnValues:
+        return ColumnValues(self.exact_limit)
 
-    def add_input(self, accumulator: dict, summary: dict) -> dict:
-        for name, (keys, names, counts) in summary.items():
-            accumulator.setdefault(name, ColumnValues(self.exact_limit)).add(keys, names, counts)
+    def add_input(self, accumulator: ColumnValues, summary: tuple) -> ColumnValues:
+        accumulator.add(*summary)
         return accumulator
 
-    def merge_accumulators(self, accumulators) -> dict:
-        return merge_by_name(accumulators)
+    def merge_accumulators(self, accumulators) -> ColumnValues:
+        accumulators = iter(accumulators)
+        merged = next(accumulators)
+        for accumulator in accumulators:
+            merged.merge(accumulator)
+        return merged
 
-    def extract_output(self, accumulator: dict) -> dict:
-        return {name: values.figures() for name, values in accumulator.items()}
+    def extract_output(self, accumulator: ColumnValues) -> dict:
+        return accumulator.figures()
 
 
 def null_counts(raw: RawBatch, columns: list[str]) -> list[tuple[str, int]]:
@@ -155,9 +190,11 @@ class ProfileInputs(beam.PTransform):
              | "NullsToDict" >> beam.combiners.ToDict()
              | "WriteNulls" >> beam.Map(write_json, os.path.join(self.work_dir, NULLS_FILE)))
         return (clean
-                | "CountValues" >> beam.Map(lambda element, columns: batch_values(
-                    element[1], columns), self.columns)
-                | "MergeValues" >> beam.CombineGlobally(MergeColumnValues(self.exact_limit))
+                | "CountValues" >> beam.FlatMap(lambda element, columns: batch_values(
+                    element[1], columns).items(), self.columns)
+                | "MergeValuesPerColumn" >> beam.CombinePerKey(
+                    MergeColumnValues(self.exact_limit))
+                | "ValuesToDict" >> beam.combiners.ToDict()
                 | "WriteInputs" >> beam.Map(write_json,
                                             os.path.join(self.work_dir, INPUTS_FILE)))
 
@@ -168,32 +205,34 @@ def _read_json(path: str):
 
 
 def build_profile_pipeline(config: Config, options: PipelineOptions, *, work_dir: str,
-                           targets: tuple[float, ...],
-                           exact_limit: int = EXACT_LIMIT) -> beam.Pipeline:
-    """read -> check -> (analyze -> transform -> collision figures) and input figures."""
+                           targets: tuple[float, ...]) -> beam.Pipeline:
+    """read -> check -> (analyze -> transform -> collision figures) and input figures,
+    every distinct count within `profile_budget(config)`."""
+    budget = profile_budget(config)
     pipeline = beam.Pipeline(options=options)
     ready = pipeline | "AnalyzeAndWriteTransformFn" >> AnalyzeAndWriteTransformFn(
         config, output_dir=work_dir, temp_dir=os.path.join(work_dir, TEMP_DIR_NAME),
-        quarantine=True)
+        quarantine=True, exact_limit=budget.exact_limit)
     raw = pipeline | "ReadInput" >> ReadRawBatches(config)
     checked = raw | "CheckRows" >> beam.ParDo(
         CheckRows(config, quarantine=True, report=True)).with_outputs(INVALID_TAG, main="valid")
     _ = (raw, checked.valid) | "ProfileInputs" >> ProfileInputs(
-        categorical_columns(config), work_dir, exact_limit)
+        categorical_columns(config), work_dir, budget.exact_limit)
     if hashed_features(config):
         keys = checked.valid | "TransformBatches" >> beam.ParDo(
             TransformBatches(config, work_dir, count_combinations=True),
             ready=beam.pvalue.AsSingleton(ready)).with_outputs(COLLISIONS_TAG,
                                                                main="transformed")
         _ = keys[COLLISIONS_TAG] | "CountCollisions" >> CountCollisions(
-            work_dir, exact_limit=exact_limit, targets=targets)
+            work_dir, budget=budget, targets=targets,
+            order=[f.name for f in hashed_features(config)])
     return pipeline
 
 
 def profile_data(config: Config, beam_args: list[str], *,
-                 max_collision_rate: float | None = None,
-                 exact_limit: int = EXACT_LIMIT) -> dict:
-    """Runs the profile pipeline and returns its figures (what --json writes)."""
+                 max_collision_rate: float | None = None) -> dict:
+    """Runs the profile pipeline and returns its figures (what --json writes), within
+    the config's `diagnostics_memory_mb`."""
     check_input(config.input_pattern, config.input_format)
     targets = tuple(sorted({*DEFAULT_TARGETS, *([max_collision_rate]
                                                 if max_collision_rate else [])}))
@@ -202,8 +241,7 @@ def profile_data(config: Config, beam_args: list[str], *,
     work_dir = (os.path.join(temp_location, f"featurecross-profile-{os.getpid()}")
                 if temp_location else tempfile.mkdtemp(prefix="featurecross-profile-"))
     try:
-        pipeline = build_profile_pipeline(config, options, work_dir=work_dir, targets=targets,
-                                          exact_limit=exact_limit)
+        pipeline = build_profile_pipeline(config, options, work_dir=work_dir, targets=targets)
         result = pipeline.run()
         result.wait_until_finish()
         counts = pipeline_counters(result)
@@ -235,7 +273,8 @@ def profile_data(config: Config, beam_args: list[str], *,
     return {"config": config.path, "input_pattern": config.input_pattern,
             "rows": counts.get("rows_read", rows),
             "rows_skipped_invalid": counts.get("rows_quarantined", 0),
-            "targets": list(targets), "inputs": inputs, "features": features}
+            "targets": list(targets), "budget": describe_budget(config, profile_budget(config)),
+            "inputs": inputs, "features": features}
 
 
 def profile_text(profile: dict) -> str:
@@ -247,8 +286,16 @@ def profile_text(profile: dict) -> str:
     lines.append(f"  {'column':<{width}}  {'type':<6}  {'distinct':>9}  {'null':>6}  top values")
     for name, entry in profile["inputs"].items():
         top = ", ".join(f"{_short(v['value'])} {v['share']:.1%}" for v in entry["top_values"])
-        lines.append(f"  {name:<{width}}  {entry['type']:<6}  {entry['distinct']:>9,}  "
+        distinct = _estimated(entry) + f"{entry['distinct']:,}"
+        lines.append(f"  {name:<{width}}  {entry['type']:<6}  {distinct:>9}  "
                      f"{entry['null_share']:>6.1%}  {top}")
+    sampled = [entry for entry in profile["inputs"].values() if _estimated(entry)]
+    if sampled:
+        budget = profile["budget"]
+        lines.append(f"  ~ estimated from a sample (relative standard error "
+                     f"{sampled[0]['distinct_relative_error']:.2%}): more than "
+                     f"{budget['exact_limit']:,} distinct values, the exact limit per column "
+                     f"of a {budget['memory_budget_mb']:,} MB memory budget")
     if profile["features"]:
         targets = profile["targets"]
         width = max(len(n) for n in profile["features"])
@@ -264,6 +311,11 @@ def profile_text(profile: dict) -> str:
                 + "  ".join(f"{sizes.get(f'{t:g}', 0):>12,}" for t in targets)
                 + ("" if entry["method"] == "exact" else "  (sampled)"))
     return "\n".join(lines)
+
+
+def _estimated(entry: dict) -> str:
+    """"~" before a distinct count estimated from a sample, else nothing."""
+    return "~" if entry.get("distinct_method") == "sample" else ""
 
 
 def _short(value: str, limit: int = 16) -> str:

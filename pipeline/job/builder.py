@@ -21,7 +21,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.config import Config
 from pipeline.diagnostics.auto_bins import num_bins_analyzer
-from pipeline.diagnostics.budget import DEFAULT_MEMORY_MB, DiagnosticsBudget
+from pipeline.diagnostics.budget import DiagnosticsBudget
 from pipeline.diagnostics.collision_counts import COLLISIONS_TAG, CountCollisions
 from pipeline.diagnostics.collisions import EXACT_LIMIT
 from pipeline.diagnostics.drift_counts import DRIFT_TAG, BatchDriftCounts, WriteDriftCounts
@@ -44,18 +44,18 @@ from pipeline.transform.raw_specs import tensor_adapter_config
 
 def build_pipeline(config: Config, options: PipelineOptions, *, output_dir: str,
                    temp_dir: str, quarantine: bool, analyze: bool = True,
-                   collision_report: bool = True,
-                   diagnostics_memory_mb: int = DEFAULT_MEMORY_MB) -> beam.Pipeline:
+                   collision_report: bool = True) -> beam.Pipeline:
     """The whole job, writing into `output_dir`.
 
     With `analyze=False` (transform-only runs) `output_dir` must already hold
     `transform_fn/` and `transformed_metadata/`. With `collision_report` the
     hashed features' combinations are counted once, for the collision report
     and the drift baseline (`collision_counts`); without, neither has them.
-    `diagnostics_memory_mb` is the diagnostics' memory budget per worker,
-    shared by the hashed features (`budget.DiagnosticsBudget`).
+    The config's `diagnostics_memory_mb` (a flag's value, once `api.load` has
+    applied it) is the diagnostics' memory budget per worker, shared by the
+    hashed features (`budget.DiagnosticsBudget`).
     """
-    budget = DiagnosticsBudget(diagnostics_memory_mb, len(hashed_features(config)))
+    budget = DiagnosticsBudget(config.diagnostics_memory_mb, len(hashed_features(config)))
     pipeline = beam.Pipeline(options=options)
     if analyze:
         ready = pipeline | "AnalyzeAndWriteTransformFn" >> AnalyzeAndWriteTransformFn(

@@ -115,6 +115,9 @@ def write_manifest(output_dir: str, config: Config, summary: RunSummary, figures
         "parity_sample": summary.parity_sample,
         "drift_baseline": figures.drift_baseline,
         "drift": figures.drift,
+        # The budget applied (flag, config or default): `collisions` repeats it
+        # when there is a report, but num_bins: auto used it even without one.
+        "diagnostics_memory_mb": config.diagnostics_memory_mb,
         "collisions": collision_section(figures.collisions, figures.collision_budget),
     }
     notes: list[str] = []

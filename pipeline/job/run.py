@@ -18,7 +18,6 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.config import Config
 from pipeline.diagnostics import run_figures
-from pipeline.diagnostics.budget import DEFAULT_MEMORY_MB
 from pipeline.diagnostics.report import write_report
 from pipeline.io.layout import (
     INVALID_DIR,
@@ -48,7 +47,7 @@ class JobError(RuntimeError):
 def run_job(config: Config, beam_args: list[str], *, transform_fn_dir: str | None = None,
             quarantine: bool = False, overwrite: bool = False,
             verify_rows: int = DEFAULT_ROWS, fail_on_drift: bool = False,
-            collision_report: bool = True, diagnostics_memory_mb: int = DEFAULT_MEMORY_MB,
+            collision_report: bool = True,
             progress: Progress | None = None) -> RunSummary:
     """Runs the job on `config` and publishes OUT; returns what the run did.
 
@@ -90,8 +89,7 @@ def run_job(config: Config, beam_args: list[str], *, transform_fn_dir: str | Non
         pipeline = build_pipeline(config, options, output_dir=work_dir,
                                   temp_dir=_temp_dir(options, work_dir),
                                   quarantine=quarantine, analyze=transform_fn_dir is None,
-                                  collision_report=collision_report,
-                                  diagnostics_memory_mb=diagnostics_memory_mb)
+                                  collision_report=collision_report)
         progress.stage("pipeline")
         result = pipeline.run()
         progress.submitted(result, options)

@@ -1,5 +1,6 @@
-"""A run above its diagnostics memory budget, end to end: `--diagnostics-memory-mb`
-reaches the counts, a feature over its exact limit is sampled and says so, and its
+"""A run above its diagnostics memory budget, end to end: the config's
+`output.diagnostics_memory_mb` reaches the counts and `--diagnostics-memory-mb`
+overrides it, a feature over its exact limit is sampled and says so, and its
 figures and the drift against it hold their stated error against brute force
 (docs/outputs.md "The memory budget", docs/running.md "Drift against the frozen
 analysis")."""
@@ -23,7 +24,7 @@ schema:
 features:
   - {{name: trip, cross: [tailnum, flight, day], num_bins: 1000000}}
   - {{name: route, cross: [origin, dest], num_bins: 10000}}
-output: {{format: parquet}}
+output: {{format: parquet, diagnostics_memory_mb: 1}}
 """
 TRIP = ("tailnum", "flight", "day")
 
@@ -42,11 +43,21 @@ def runs(tmp_path_factory):
     pq.write_table(sample.slice(6_000, 12_000), root / "daily.parquet")
     config = root / "trips.yaml"
     config.write_text(CONFIG.format(data=root / "analysis.parquet"))
-    common = ("--verify-rows", "0", "--diagnostics-memory-mb", "1")
-    assert run_cli("run", "--config", config, "--output", root / "frozen", *common) == 0
+    # the analysis run takes the config's 1 MB; the daily run's flag overrides it
+    assert run_cli("run", "--config", config, "--output", root / "frozen",
+                   "--verify-rows", "0") == 0
     assert run_cli("run", "--config", config, "--input", root / "daily.parquet",
-                   "--output", root / "daily", "--transform-fn", root / "frozen", *common) == 0
+                   "--output", root / "daily", "--transform-fn", root / "frozen",
+                   "--verify-rows", "0", "--diagnostics-memory-mb", "2") == 0
     return root
+
+
+def test_the_flag_beats_the_config_key_and_the_manifest_records_the_budget_used(runs):
+    frozen, daily = read_manifest(runs / "frozen"), read_manifest(runs / "daily")
+    assert frozen["diagnostics_memory_mb"] == frozen["collisions"]["memory_budget_mb"] == 1
+    assert daily["diagnostics_memory_mb"] == daily["collisions"]["memory_budget_mb"] == 2
+    assert daily["collisions"]["exact_limit"] == 16_384  # 1 MB each at 64 bytes a key
+    assert daily["collisions"]["methods"] == {"trip": "exact", "route": "exact"}
 
 
 def test_the_feature_over_its_share_is_sampled_and_the_manifest_says_so(runs):

@@ -1,4 +1,5 @@
-"""`featurecross profile` (docs/outputs.md "Profile") on the flights sample, against counts by hand.
+"""`featurecross profile` (docs/outputs.md "Profile") on the flights sample, against counts by hand,
+and on a column over its share of a small memory budget, against brute force.
 
 Its usage errors, before any pipeline, are tests/unit/test_profile.py's.
 """
@@ -89,3 +90,89 @@ def test_terminal_tables_show_inputs_and_features(profiled):
     assert "bins@0.02" in text
     route = next(line for line in text.splitlines() if line.strip().startswith("route "))
     assert "10,000" in route and "212" in route
+
+
+BUDGET_CONFIG = """
+input: {{format: parquet, pattern: {data}}}
+schema:
+  user: {{type: string}}
+  city: {{type: string, default: ""}}
+  hour: {{type: int}}
+features:
+  - {{name: user_id, hash: user, num_bins: 1048576}}
+  - {{name: city_x_hour, cross: [city, hour], num_bins: 2000}}
+output: {{diagnostics_memory_mb: 512}}
+"""
+
+
+@pytest.fixture(scope="module")
+def over_budget(tmp_path_factory):
+    """(the --json figures, the text, the data) of a profile at --diagnostics-memory-mb 1,
+    which overrides the config's 512: 3 columns and 2 hashed features share 1 MB, so
+    each is exact up to 4,096 distinct values (the floor), and `user` has about 15,000."""
+    import contextlib
+    import io
+
+    import pyarrow as pa
+    root = tmp_path_factory.mktemp("profile-budget")
+    rng = np.random.default_rng(20)
+    rows = 30_000
+    cities = [f"city-{i}" for i in rng.integers(0, 40, rows)]
+    data = {"user": [f"u{i}" for i in rng.integers(0, 40_000, rows)],
+            "city": [None if i % 17 == 0 else c for i, c in enumerate(cities)],
+            "hour": rng.integers(0, 24, rows).tolist()}
+    pq.write_table(pa.table(data), root / "users.parquet")
+    config = root / "users.yaml"
+    config.write_text(BUDGET_CONFIG.format(data=root / "users.parquet"))
+    path, text = root / "profile.json", io.StringIO()
+    with contextlib.redirect_stdout(text):
+        code = run_cli("profile", "--config", config, "--diagnostics-memory-mb", "1",
+                       "--json", path)
+    assert code == 0
+    return json.loads(path.read_text()), text.getvalue(), data
+
+
+def test_the_flag_sets_the_budget_shared_by_columns_and_features(over_budget):
+    figures, _, _ = over_budget
+    assert figures["budget"] == {"memory_budget_mb": 1, "columns": 3, "hashed_features": 2,
+                                 "exact_limit": 4096, "sample_keys": 4096}
+    assert {entry["exact_limit"] for entry in figures["inputs"].values()} == {4096}
+    assert {entry["exact_limit"] for entry in figures["features"].values()} == {4096}
+
+
+def test_below_the_limit_the_figures_equal_brute_force(over_budget):
+    figures, _, data = over_budget
+    rows = len(data["user"])
+    for name in ("city", "hour"):
+        values = ["" if v is None else str(v) for v in data[name]]
+        counts: dict = {}
+        for value in values:
+            counts[value] = counts.get(value, 0) + 1
+        entry = figures["inputs"][name]
+        assert entry["distinct_method"] == "exact" and entry["distinct"] == len(counts)
+        assert entry["null_share"] == pytest.approx(sum(v is None for v in data[name]) / rows)
+        top = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:5]
+        assert [(t["value"], t["count"]) for t in entry["top_values"]] == top, name
+    pairs = {("" if c is None else c, h) for c, h in zip(data["city"], data["hour"])}
+    keys = np.array([cross_hash(pair, 2**64) for pair in pairs], np.uint64)
+    cross = figures["features"]["city_x_hour"]
+    assert cross["method"] == "exact" and cross["distinct"] == len(pairs)
+    assert cross["collision_rate"] == pytest.approx(_share(keys, 2000))
+
+
+def test_above_the_limit_the_estimates_say_so_and_hold_their_stated_error(over_budget):
+    figures, text, data = over_budget
+    truth = len(set(data["user"]))
+    assert truth > 4096
+    column, feature = figures["inputs"]["user"], figures["features"]["user_id"]
+    assert column["distinct_method"] == "sample" and feature["method"].startswith("sample")
+    for entry in (column, feature):
+        low, high = entry["distinct_bounds"]
+        assert low <= truth <= high
+        assert abs(entry["distinct"] / truth - 1) <= 2 * entry["distinct_relative_error"]
+    assert feature["rows"] == len(data["user"])  # rows stay exact
+    user = next(line for line in text.splitlines() if line.strip().startswith("user "))
+    assert f"~{column['distinct']:,}" in user
+    assert "more than 4,096 distinct values, the exact limit per column of a 1 MB" in text
+    assert "(sampled)" in next(line for line in text.splitlines()
+                               if line.strip().startswith("user_id "))

@@ -111,6 +111,45 @@ def test_exact_and_sketched_accumulators_merge():
     assert figures["rows"] == 30_000
 
 
+def _uncompacted(keys: np.ndarray, limit: int) -> KeyCounts:
+    """Counts holding `keys` as pending batches, never grouped yet (fewer than 2**16)."""
+    counts = KeyCounts(4096, exact_limit=limit)
+    for chunk in np.array_split(keys, 4):
+        counts.add(*group_keys(chunk, chunk % np.uint64(4096)))
+    assert counts.pending and not counts.sampled
+    return counts
+
+
+def _compacted(keys: np.ndarray, limit: int) -> KeyCounts:
+    counts = KeyCounts(4096, exact_limit=limit)
+    counts.add(*group_keys(keys, keys % np.uint64(4096)))
+    counts.compact()
+    return counts
+
+
+@pytest.mark.parametrize("pending", ["other", "this"])
+def test_a_merge_over_the_limit_once_pending_keys_are_grouped_loses_no_keys(pending):
+    """A merge groups pending keys first, which may switch either side to samples;
+    neither side's keys may be lost then (they were: the other's, dropped with its
+    emptied exact keys, or this one's, when its samples were started twice)."""
+    rng = np.random.default_rng(13)
+    keys = np.unique(rng.integers(0, 2**63, 24_000, dtype=np.uint64))
+    first, second = keys[:12_000], keys[12_000:]  # each over a 4,096 limit once grouped
+    if pending == "other":  # an exact accumulator absorbs one that only grouping samples
+        this, other = _compacted(first[:1_000], 4096), _uncompacted(second, 4096)
+        keys = np.concatenate([first[:1_000], second])
+    else:  # one that only grouping samples absorbs a sampled one
+        this, other = _uncompacted(first, 4096), _compacted(second, 4096)
+        assert other.sampled
+    this.merge(other)
+    assert this.sampled
+    assert this.distinct() == _compacted(keys, 4096).distinct()
+    figures = this.figures()
+    assert figures["rows"] == len(keys)
+    low, high = figures["distinct_bounds"]
+    assert low <= len(keys) <= high
+
+
 def test_expected_rate_matches_a_simulated_random_hash():
     rng = np.random.default_rng(11)
     keys = rng.integers(0, 2**64, 5_000, dtype=np.uint64)
