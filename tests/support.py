@@ -126,6 +126,26 @@ def examples(rows: list[dict], config: Config) -> list[bytes]:
     return [to_example(row, config.schema) for row in rows]
 
 
+# The forms a missing scalar takes in a tf.Example (docs/config.md "Missing and invalid
+# values"): the feature left out, present with no kind set, present with an empty list.
+MISSING_FORMS = ("absent", "unset", "empty")
+_VALUE_LISTS = {"string": "bytes_list", "int": "int64_list", "bool": "int64_list",
+                "float": "float_list"}
+
+
+def example_missing(row: Mapping[str, Any], schema: Mapping[str, Column], name: str,
+                    form: str) -> bytes:
+    """A serialized tf.Example of a raw row whose column `name` is missing in `form`."""
+    example = tf.train.Example.FromString(to_example({**row, name: None}, schema))
+    if form == "unset":
+        example.features.feature[name].CopyFrom(tf.train.Feature())
+    elif form == "empty":
+        getattr(example.features.feature[name], _VALUE_LISTS[schema[name].type]).SetInParent()
+    else:
+        assert form == "absent", form
+    return example.SerializeToString()
+
+
 # --- the forms of output, as Rows ------------------------------------------
 
 def batch_rows(out: pathlib.Path, config: Config) -> Rows:

@@ -69,6 +69,7 @@ ERRORS = (
     ErrorKind("pipeline.explore.suggest", "NoCandidatesError", EXIT_USAGE),
     ErrorKind("pipeline.explore.init_config", "InitError", EXIT_USAGE, "init: "),
     ErrorKind("pipeline.serving.parity_sample", "ParityError", EXIT_PARITY),
+    ErrorKind("pipeline.serving.verify", "ServingFailedError", EXIT_FAILED),
     ErrorKind("pipeline.job.run", "JobError", EXIT_FAILED),
     ErrorKind("pipeline.job.frozen_run", "FrozenRunError", EXIT_FAILED),
     ErrorKind("pipeline.transform.batch_transformer", "GraphMismatchError", EXIT_FAILED),

@@ -8,8 +8,9 @@ wrote. It is self-contained: it loads without the project, the config or
 Signature `serving_default`:
   input  `examples`: string `[batch]`, serialized tf.Example with raw columns;
   only the columns some feature reads are required (docs/outputs.md "The
-  serving model"), and NaN floats follow the batch job's policy (docs/config.md
-  "Missing and invalid values").
+  serving model"); missing values (an absent feature, an empty value list, a
+  NaN float) follow the batch job's policy (docs/config.md "Missing and
+  invalid values").
   output per dense feature `NAME`: its tensor (`[batch]` or `[batch, width]`);
   per sparse feature (sequence ids, sparse one_hot/multi_hot) three tensors,
   the parts of a tf.SparseTensor: `NAME$indices` int64 `[n, 2]`,
@@ -32,36 +33,89 @@ class ServingModule(tf.Module):
     def __init__(self, transform_output: tft.TFTransformOutput, config: Config) -> None:
         super().__init__()
         self.transform_layer = transform_output.transform_features_layer()
-        self.parse_spec = serving_parse_spec(config)
-        self.float_columns = [c for c in config.schema.values() if c.type == "float"]
+        self.config = config
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")],
                  autograph=False)  # straight-line code: nothing for autograph to convert
     def serve(self, examples: tf.Tensor) -> dict:
-        raw = tf.io.parse_example(examples, self.parse_spec)
-        for column in self.float_columns:
+        return flatten_outputs(self.transform_layer(parse_requests(examples, self.config)))
+
+
+def parse_requests(examples: tf.Tensor, config: Config) -> dict:
+    """Serialized tf.Examples as the raw tensors the transform graph takes (a scalar
+    `[batch]`, a sequence a SparseTensor), by the batch job's rules for missing values:
+    an absent or empty scalar takes its fill, a NaN float its default, and a row the
+    batch job would set aside fails the request, naming the column."""
+    raw = tf.io.parse_example(examples, serving_parse_spec(config))
+    rows = tf.shape(examples, out_type=tf.int64)[0]
+    fills = scalar_fills(config)
+    for column in config.schema.values():
+        if not column.is_sequence:
+            raw[column.name] = one_value_per_row(raw[column.name], column, fills[column.name],
+                                                 rows)
+        if column.type == "float":
             raw[column.name] = nan_as_missing(raw[column.name], column)
-        return flatten_outputs(self.transform_layer(raw))
+    return raw
 
 
 def serving_parse_spec(config: Config) -> dict:
-    """How a request is parsed: a column no feature reads (a label or id that only
-    `keep:` carries, an unused column) is optional, like one with a default."""
+    """How a request is parsed: a sequence as VarLen, a scalar as Ragged (its values
+    with their count per row), never as a FixedLenFeature.
+
+    tf.io rejects a FixedLenFeature present with an empty value list, even one
+    with a default, while the batch job reads an empty list as missing
+    (docs/config.md "Missing and invalid values"); `one_value_per_row` applies the
+    batch job's rule to the counts.
+    """
+    return {column.name: tf.io.VarLenFeature(TF_DTYPES[column.type]) if column.is_sequence
+            else tf.io.RaggedFeature(TF_DTYPES[column.type], row_splits_dtype=tf.int64)
+            for column in config.schema.values()}
+
+
+def scalar_fills(config: Config) -> dict:
+    """What a missing scalar takes: its default; an empty value for a column no feature
+    reads (a label or id that only `keep:` carries, an unused column: optional in a
+    request); None for a column that must be there."""
     read = config.feature_inputs
-    spec = {}
+    fills = {}
     for column in config.schema.values():
-        dtype = TF_DTYPES[column.type]
         if column.is_sequence:
-            spec[column.name] = tf.io.VarLenFeature(dtype)
-        elif column.has_default or column.name not in read:
-            default = column.default if column.has_default else _EMPTY[column.type]
-            spec[column.name] = tf.io.FixedLenFeature([], dtype, default_value=default)
+            continue
+        if column.has_default:
+            fills[column.name] = column.default
+        elif column.name not in read:
+            fills[column.name] = _EMPTY[column.type]
         else:
-            spec[column.name] = tf.io.FixedLenFeature([], dtype)
-    return spec
+            fills[column.name] = None
+    return fills
 
 
 _EMPTY = {"string": "", "int": 0, "bool": 0, "float": 0.0}  # an optional column left out
+
+
+def one_value_per_row(values: tf.RaggedTensor, column: Column, fill, rows: tf.Tensor
+                      ) -> tf.Tensor:
+    """A scalar column as the batch job reads it: `[rows]`, one value per row.
+
+    No value (the feature absent, or present with an empty list) is missing: the
+    row takes `fill`, or, when there is none (`fill` None), the request fails
+    naming the column; more than one value fails too (the batch job sets such rows
+    aside).
+    """
+    splits = values.row_splits
+    counts = splits[1:] - splits[:-1]
+    checks = [tf.debugging.Assert(
+        tf.reduce_all(counts <= 1),
+        [f"column {column.name!r} holds more than one value; a scalar needs one"])]
+    if fill is None:
+        checks.append(tf.debugging.Assert(
+            tf.reduce_all(counts >= 1),
+            [f"column {column.name!r} is missing or empty, and the column has no default"]))
+        with tf.control_dependencies(checks):
+            return tf.identity(values.flat_values)
+    with tf.control_dependencies(checks):
+        return tf.tensor_scatter_nd_update(tf.fill([rows], tf.constant(fill, values.dtype)),
+                                           tf.where(counts > 0), values.flat_values)
 
 
 def nan_as_missing(values, column: Column):

@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from pipeline.config import Config
-from pipeline.serving.verify import FreshServingProcess, verify_rows
+from pipeline.serving.verify import FreshServingProcess, ServingFailedError, verify_rows
 
 DEFAULT_ROWS = 1000
 
@@ -40,6 +40,10 @@ class ParitySample:
             report = verify_rows(output_dir, self.config, self.config.input_pattern,
                                  rows=self.rows, leading_batch_rows_only=True,
                                  process=self.process)
+        except ServingFailedError as error:
+            raise ParityError(
+                f"parity sample failed: {error}; the batch run accepted those rows, so "
+                "training and serving would disagree, and nothing was published") from error
         finally:
             self.close()
         entry = {"rows_requested": self.rows, "rows_served": report.rows_checked,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -49,6 +50,10 @@ outputs = model.signatures["serving_default"](examples=tf.constant(examples, tf.
 assert not any(m == "pipeline" or m.startswith("pipeline.") for m in sys.modules)
 np.savez(result_path, **{k: v.numpy() for k, v in outputs.items()})
 """
+
+
+class ServingFailedError(RuntimeError):
+    """serving/ refused the served rows (valid input rows): the message is TF's reason."""
 
 
 @dataclasses.dataclass
@@ -167,7 +172,8 @@ class FreshServingProcess:
         self.process.communicate(f"{serving_dir}\t{examples_path}\t{result_path}\n")
         if self.process.returncode != 0:
             with open(self.stderr_path) as stderr:
-                raise RuntimeError(f"serving {serving_dir} failed:\n{stderr.read()[-3000:]}")
+                raise ServingFailedError(f"{serving_dir} failed to serve valid input rows: "
+                                         f"{serving_error(stderr.read())}")
         with np.load(result_path, allow_pickle=True) as result:  # our own file: strings
             return {name: result[name] for name in result.files}
 
@@ -182,6 +188,25 @@ class FreshServingProcess:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+# TensorFlow's lines around the reason: where the op was built, the node, the call.
+_NOT_THE_REASON = re.compile(r"Detected at node|<stack traces unavailable>|\s*\[\[\{\{node|"
+                             r"Graph execution error:|^\s*$")
+
+
+def serving_error(stderr: str) -> str:
+    """The reason in a failed serving process's stderr: the last exception's message,
+    without TensorFlow's node and stack lines (the whole tail if none is found)."""
+    lines = stderr.rstrip().splitlines()
+    starts = [i for i, line in enumerate(lines)
+              if re.match(r"[\w.]+(Error|Exception): ", line)]
+    if not starts:
+        return " ".join(lines[-5:]).strip() or "the serving process died without a message"
+    first, *rest = lines[starts[-1]:]
+    parts = [first.split(": ", 1)[1], *rest]
+    text = " ".join(part.strip() for part in parts if not _NOT_THE_REASON.match(part))
+    return re.sub(r"\s*\[Op:[^\]]*\]", "", text).replace("\\'", "'")
 
 
 def _raw_examples(config: Config, pattern: str, rows: int) -> tuple[list[bytes], int]:
