@@ -1,11 +1,11 @@
 """`num_bins: auto`: the analysis pass picks a cross's bin count from its data.
 
-Inside tf.Transform's analysis, `ResolveNumBins` (a `ptransform_analyzer`)
-gathers the cross's distinct 64-bit fingerprints and returns the smallest
-round size whose exact collision rate on them is at most
-`max_collision_rate` (above the memory budget's exact limit, the random-hash
-rate at the sampled distinct count); tf.Transform freezes it into `transform_fn/` as a
-constant. How it was chosen is recorded next to the graph, in
+Inside tf.Transform's analysis, `ResolveNumBins` (one `ptransform_analyzer`
+for all the auto crosses) gathers each cross's distinct 64-bit fingerprints
+and returns the smallest round size whose exact collision rate on them is at
+most `max_collision_rate` (above the memory budget's exact limit, the
+random-hash rate at the sampled distinct count); tf.Transform freezes it
+into `transform_fn/` as a constant. How it was chosen is recorded next to the graph, in
 `transform_fn/assets.extra/num_bins.json`, which transform-only runs carry
 along with the graph (docs/config.md "num_bins: auto").
 """
@@ -79,38 +79,76 @@ def choose_num_bins(counts: KeyCounts, max_collision_rate: float) -> dict:
 
 
 class ResolveNumBins(beam.PTransform):
-    """tf.Transform analyzer: fingerprint batches in, one int64 num_bins out."""
+    """tf.Transform analyzer: [cross index, fingerprint] batches in; num_bins per cross out.
 
-    def __init__(self, feature: Feature, record_dir: str, *,
+    One analyzer for every `num_bins: auto` cross of a group: the distinct
+    sets are merged per cross (`CombinePerKey`, so on Dataflow the crosses
+    spread over workers), and the choices come out as one vector, which
+    tf.Transform binds into the graph once whatever the number of crosses.
+    """
+
+    def __init__(self, features: list[Feature], record_dir: str, *,
                  exact_limit: int = EXACT_LIMIT) -> None:
         super().__init__()
-        self.max_collision_rate = feature.max_collision_rate
-        self.record_path = os.path.join(record_dir, f"{feature.name}.json")
+        self.rates = [f.max_collision_rate for f in features]
+        self.record_paths = [os.path.join(record_dir, f"{f.name}.json") for f in features]
         self.exact_limit = exact_limit
 
     def expand(self, batches):
-        return (batches
-                | "TakeFingerprints" >> beam.Map(lambda batch: batch[0])
-                | "DistinctFingerprints" >> beam.CombineGlobally(
-                    DistinctFingerprints(self.exact_limit))
-                | "ChooseAndRecord" >> beam.Map(self._choose_and_record))
+        chosen = (batches
+                  | "PerCross" >> beam.FlatMap(_prints_per_cross)
+                  | "DistinctFingerprints" >> beam.CombinePerKey(
+                      DistinctFingerprints(self.exact_limit))
+                  | "ChooseAndRecord" >> beam.MapTuple(self._choose_and_record))
+        return (batches.pipeline
+                | "One" >> beam.Create([None])
+                | "EveryCross" >> beam.Map(self._every_cross,
+                                           chosen=beam.pvalue.AsDict(chosen)))
 
-    def _choose_and_record(self, counts: KeyCounts) -> np.ndarray:
-        choice = choose_num_bins(counts, self.max_collision_rate)
-        tf.io.gfile.makedirs(os.path.dirname(self.record_path))
-        with tf.io.gfile.GFile(self.record_path, "w") as handle:
+    def _choose_and_record(self, index: int, counts: KeyCounts) -> tuple[int, int]:
+        choice = choose_num_bins(counts, self.rates[index])
+        path = self.record_paths[index]
+        tf.io.gfile.makedirs(os.path.dirname(path))
+        with tf.io.gfile.GFile(path, "w") as handle:
             json.dump(choice, handle)
-        return np.array(choice["num_bins"], dtype=np.int64)
+        return index, choice["num_bins"]
+
+    def _every_cross(self, _, chosen: dict[int, int]) -> np.ndarray:
+        """The vector of choices; a cross with no fingerprints at all is chosen from none."""
+        for index in set(range(len(self.rates))) - set(chosen):
+            empty = KeyCounts(2, exact_limit=self.exact_limit)
+            chosen[index] = self._choose_and_record(index, empty)[1]
+        return np.array([chosen[i] for i in range(len(self.rates))], dtype=np.int64)
+
+
+def _prints_per_cross(batch):
+    """(cross index, its fingerprints) for each cross present in one batch."""
+    crosses, prints = batch
+    order = np.argsort(crosses, kind="stable")
+    crosses, prints = crosses[order], prints[order]
+    present, starts = np.unique(crosses, return_index=True)
+    return zip(present.tolist(), np.split(prints, starts[1:]))
 
 
 def num_bins_analyzer(record_dir: str, *, exact_limit: int = EXACT_LIMIT):
-    """The `num_bins_analyzer` for `make_preprocessing_fn`, recording into record_dir."""
-    def analyze(prints, feature: Feature) -> tf.Tensor:
-        values = prints.values if isinstance(prints, tf.SparseTensor) else prints
+    """The `num_bins_analyzer` for `make_preprocessing_fn`, recording into record_dir.
+
+    A group is named after its first cross: tf.Transform traces the
+    preprocessing_fn more than once and matches analyzers by name.
+    """
+    def analyze(features, prints) -> tf.Tensor:
+        indices, values = [], []
+        for index, feature_prints in enumerate(prints):
+            flat = (feature_prints.values if isinstance(feature_prints, tf.SparseTensor)
+                    else feature_prints)
+            values.append(tf.bitcast(flat, tf.int64))
+            indices.append(tf.fill(tf.shape(flat, out_type=tf.int64),
+                                   tf.constant(index, tf.int64)))
         (num_bins,) = tft.experimental.ptransform_analyzer(
-            [tf.bitcast(values, tf.int64)], ResolveNumBins(feature, record_dir,
-                                                          exact_limit=exact_limit),
-            output_dtypes=[tf.int64], output_shapes=[[]], name=f"num_bins_{feature.name}")
+            [tf.concat(indices, 0), tf.concat(values, 0)],
+            ResolveNumBins(features, record_dir, exact_limit=exact_limit),
+            output_dtypes=[tf.int64], output_shapes=[[len(features)]],
+            name=f"num_bins_{features[0].name}")
         return num_bins
     return analyze
 

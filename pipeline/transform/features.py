@@ -12,7 +12,7 @@ column a `tf.SparseTensor` of shape `[batch, None]`.
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, Union
+from typing import Callable, Mapping, Sequence, Union
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -185,26 +185,21 @@ def _batch_size(ids: Tensor) -> tf.Tensor:
     return tf.shape(ids, out_type=tf.int64)[0]
 
 
-NumBinsAnalyzer = Callable[[Tensor, Feature], tf.Tensor]
+# (auto crosses, their fingerprints) -> an int64 [crosses] tensor: the bin
+# counts the analysis chose, constants of the exported graph
+NumBinsAnalyzer = Callable[[Sequence[Feature], list[Tensor]], tf.Tensor]
 
 
-def compute_feature(feature: Feature, values: Mapping[str, Tensor], *,
-                    num_bins_analyzer: NumBinsAnalyzer | None = None) -> Tensor:
+def compute_feature(feature: Feature, values: Mapping[str, Tensor]) -> Tensor:
     """The feature's bin ids (categorical kinds) or numbers (numeric kinds).
 
-    A `num_bins: auto` cross needs `num_bins_analyzer`: given the fingerprints,
-    it returns the bin count the analysis chose, a constant of the exported graph.
+    Not for the kinds that need the data first (`needs_packed_analysis`):
+    make_preprocessing_fn analyses those in groups.
     """
     inputs = [values[name] for name in feature.inputs]
-    if feature.kind == "cross" and feature.vocabulary is not None:
-        raise ValueError(f"feature {feature.name!r} is a vocabulary cross: its ids come "
-                         "from the packed analysis (make_preprocessing_fn)")
-    if feature.kind == "cross" and feature.auto_num_bins:
-        if num_bins_analyzer is None:
-            raise ValueError(f"feature {feature.name!r} has num_bins: auto, which needs "
-                             "the analysis pass")
-        prints = cross_fingerprints(inputs, hash_key=feature.applied_hash_key)
-        return modulo_ids(prints, num_bins_analyzer(prints, feature))
+    if needs_packed_analysis(feature):
+        raise ValueError(f"feature {feature.name!r} needs the analysis pass: its ids come "
+                         "from make_preprocessing_fn's packed analysis")
     if feature.kind == "cross":
         return cross_ids(inputs, num_bins=feature.num_bins, hash_key=feature.applied_hash_key)
     if feature.kind == "hash":
@@ -218,39 +213,60 @@ def compute_feature(feature: Feature, values: Mapping[str, Tensor], *,
     raise UnknownKindError(feature, "compute_feature")
 
 
+def needs_packed_analysis(feature: Feature) -> bool:
+    """Vocabulary and `num_bins: auto` crosses: one analyzer serves all of each kind."""
+    return feature.kind == "cross" and (feature.vocabulary is not None
+                                        or feature.auto_num_bins)
+
+
 def make_preprocessing_fn(config: Config, *, num_bins_analyzer: NumBinsAnalyzer | None = None,
                           vocabulary_analyzer: VocabularyAnalyzer | None = None
                           ) -> Callable[[dict], dict]:
     """Builds the tf.Transform preprocessing_fn for a validated config.
 
-    Vocabulary crosses wait in a group until the end, or until a feature reads
-    one of them: then the whole group goes through one packed analysis
-    (`pipeline.transform.vocabularies`), so a config of any number of
-    vocabulary crosses has one vocabulary analyzer (or one per such reading).
+    Vocabulary crosses and `num_bins: auto` crosses wait in a group until the
+    end, or until a feature reads one of them: then the group goes through
+    one packed analysis of each kind (`pipeline.transform.vocabularies`, the
+    `num_bins_analyzer`), so the analysis, and the Dataflow job, does not
+    grow a set of stages per cross (docs/dataflow.md "Job graph size").
     """
 
     def preprocessing_fn(inputs: dict) -> dict:
         values: dict[str, Tensor] = dict(inputs)  # raw columns, then features by name
-        waiting: list[tuple[Feature, Tensor]] = []  # vocabulary crosses and their strings
+        waiting: list[tuple[Feature, Tensor]] = []  # with their strings or fingerprints
 
         def analyze_waiting() -> None:
-            if vocabulary_analyzer is None:
-                raise ValueError(f"feature {waiting[0][0].name!r} has a vocabulary, which "
-                                 "needs the analysis pass")
-            features, strings = zip(*waiting)
-            for feature, ids in zip(features, apply_vocabularies(features, strings,
-                                                                 vocabulary_analyzer)):
-                values[feature.name] = ids
+            vocabulary = [(f, t) for f, t in waiting if f.vocabulary is not None]
+            auto = [(f, t) for f, t in waiting if f.vocabulary is None]
             waiting.clear()
+            if vocabulary:
+                features, strings = zip(*vocabulary)
+                if vocabulary_analyzer is None:
+                    raise ValueError(f"feature {features[0].name!r} has a vocabulary, which "
+                                     "needs the analysis pass")
+                for feature, ids in zip(features, apply_vocabularies(features, strings,
+                                                                     vocabulary_analyzer)):
+                    values[feature.name] = ids
+            if auto:
+                features, prints = zip(*auto)
+                if num_bins_analyzer is None:
+                    raise ValueError(f"feature {features[0].name!r} has num_bins: auto, "
+                                     "which needs the analysis pass")
+                num_bins = num_bins_analyzer(features, list(prints))
+                for index, (feature, feature_prints) in enumerate(auto):
+                    values[feature.name] = modulo_ids(feature_prints, num_bins[index])
 
         for feature in config.features:
             if any(name == f.name for f, _ in waiting for name in feature.inputs):
                 analyze_waiting()
+            inputs_of = [values[n] for n in feature.inputs]
             if feature.kind == "cross" and feature.vocabulary is not None:
-                waiting.append((feature, cross_strings([values[n] for n in feature.inputs])))
+                waiting.append((feature, cross_strings(inputs_of)))
+            elif needs_packed_analysis(feature):
+                waiting.append((feature, cross_fingerprints(
+                    inputs_of, hash_key=feature.applied_hash_key)))
             else:
-                values[feature.name] = compute_feature(feature, values,
-                                                       num_bins_analyzer=num_bins_analyzer)
+                values[feature.name] = compute_feature(feature, values)
         if waiting:
             analyze_waiting()
         outputs: dict[str, Tensor] = {name: inputs[name] for name in config.keep}

@@ -38,8 +38,8 @@ def test_pipeline_translates_to_a_dataflow_job_without_submitting(tmp_path):
     assert options["region"] == "europe-west4"
 
 
-def vocabulary_crosses_config(tmp_path, crosses: int):
-    """The flights sample config plus `crosses` vocabulary crosses of its columns."""
+def packed_crosses_config(tmp_path, crosses: int, settings: dict):
+    """The flights sample config plus `crosses` crosses of its columns, with `settings`."""
     import itertools
 
     import yaml
@@ -49,14 +49,36 @@ def vocabulary_crosses_config(tmp_path, crosses: int):
                and spec.get("shape") != "sequence"]
     pairs = list(itertools.combinations(columns, 2))[:crosses]
     assert len(pairs) == crosses
-    text["features"] = [{"name": f"{a}_x_{b}_vocabulary", "cross": [a, b],
-                         "vocabulary": {"top_k": 100}} for a, b in pairs]
+    text["features"] = [{"name": f"{a}_x_{b}_packed", "cross": [a, b], **settings}
+                        for a, b in pairs]
     text.pop("crosses", None)
-    path = tmp_path / f"vocabulary_{crosses}.yaml"
+    path = tmp_path / f"packed_{crosses}.yaml"
     path.write_text(yaml.safe_dump(text, sort_keys=False))
     return load_config(str(path)).with_overrides(
         input_pattern="gs://test-bucket/flights/*.parquet",
         output_dir="gs://test-bucket/features")
+
+
+def translate(tmp_path, config, name: str):
+    pipeline = build_pipeline(config, PipelineOptions(DATAFLOW_ARGS),
+                              output_dir="gs://test-bucket/features.tmp",
+                              temp_dir=str(tmp_path / name), quarantine=True)
+    return pipeline.run().job.proto_pipeline.components.transforms.values()
+
+
+def test_auto_num_bins_crosses_share_one_analysis_in_the_job_graph(tmp_path):
+    """docs/dataflow.md "Job graph size": the job is the same size for 2 or 12 auto crosses."""
+    sizes = {}
+    for crosses in (2, 12):
+        config = packed_crosses_config(tmp_path, crosses, {"num_bins": "auto",
+                                                           "max_collision_rate": 0.01})
+        transforms = translate(tmp_path, config, f"auto_{crosses}")
+        sizes[crosses] = len(transforms)
+        analyzers = {t.unique_name for t in transforms
+                     if "/PTransform[num_bins_" in t.unique_name
+                     and t.unique_name.count("/") == 2}
+        assert len(analyzers) == 1, analyzers
+    assert sizes[12] == sizes[2], sizes
 
 
 def test_vocabulary_crosses_share_one_analysis_in_the_job_graph(tmp_path):
@@ -67,11 +89,8 @@ def test_vocabulary_crosses_share_one_analysis_in_the_job_graph(tmp_path):
     """
     sizes = {}
     for crosses in (2, 12):
-        config = vocabulary_crosses_config(tmp_path, crosses)
-        pipeline = build_pipeline(config, PipelineOptions(DATAFLOW_ARGS),
-                                  output_dir="gs://test-bucket/features.tmp",
-                                  temp_dir=str(tmp_path / f"tmp_{crosses}"), quarantine=True)
-        transforms = pipeline.run().job.proto_pipeline.components.transforms.values()
+        config = packed_crosses_config(tmp_path, crosses, {"vocabulary": {"top_k": 100}})
+        transforms = translate(tmp_path, config, f"vocabulary_{crosses}")
         sizes[crosses] = len(transforms)
         analyzers = {t.unique_name for t in transforms
                      if "PTransform[packed_vocabularies_" in t.unique_name
