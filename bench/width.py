@@ -12,7 +12,8 @@ process tree beside wall time, peak RSS of the tree):
 Marginal CPU per row comes from the two scales (fixed costs cancel); the
 diagnostics' share is (fc - fc_no_report) / fc in CPU seconds at the largest
 scale. Then the Dataflow translation (a dry run, no network) of 6 and 66
-vocabulary crosses: Beam transforms and pipeline proto size.
+vocabulary crosses, and of 6 and 66 `num_bins: auto` crosses: Beam
+transforms and pipeline proto size.
 
 The crosses are generated: pairs of [carrier, origin, dest, hour] (6), pairs
 of 12 columns (66), pairs and triples of the 12 (286); the 12 are 8
@@ -51,7 +52,9 @@ TARGETS = {"diagnostics_share_at_widest": ("<=", 0.10),
            "marginal_fc_over_baseline": ("<=", 1.0),
            "total_fc_over_baseline": ("<=", 1.3),
            "vocabulary_transforms_66_over_6": ("<=", 1.5),
-           "vocabulary_proto_66_over_6": ("<=", 1.5)}
+           "vocabulary_proto_66_over_6": ("<=", 1.5),
+           "auto_transforms_66_over_6": ("<=", 1.5),
+           "auto_proto_66_over_6": ("<=", 1.5)}
 
 
 def width_config(width: int) -> dict:
@@ -74,15 +77,18 @@ def width_config(width: int) -> dict:
     return config
 
 
-def vocabulary_config(crosses: int) -> dict:
-    """`crosses` vocabulary crosses (pairs of the categorical columns, in order)."""
+ANALYSED_CROSSES = {"vocabulary": {"vocabulary": {"top_k": 1000, "num_oov_buckets": 10}},
+                    "auto": {"num_bins": "auto", "max_collision_rate": 0.01}}
+
+
+def analysed_config(kind: str, crosses: int) -> dict:
+    """`crosses` vocabulary or `num_bins: auto` crosses (pairs of the 12 columns, in order)."""
     import itertools
     pairs = list(itertools.combinations(
         [*CATEGORICAL, *(f"{n}_bucket" for n in BUCKETIZED)], 2))[:crosses]
     config = width_config(66)
     config.pop("crosses")
-    config["features"] += [{"name": f"{a}_x_{b}", "cross": [a, b],
-                            "vocabulary": {"top_k": 1000, "num_oov_buckets": 10}}
+    config["features"] += [{"name": f"{a}_x_{b}", "cross": [a, b], **ANALYSED_CROSSES[kind]}
                            for a, b in pairs]
     return config
 
@@ -157,11 +163,13 @@ def run(args) -> dict:
                             print(f"cpu {result['cpu_s']:7.1f} s  wall {result['wall_s']:7.1f} s"
                                   f"  {result['peak_rss_mb']:6.0f} MB", flush=True)
         translation = {}
-        for crosses in (6, 66):
-            path = os.path.join(work, f"vocabulary_{crosses}.yaml")
-            with open(path, "w") as handle:
-                yaml.safe_dump(vocabulary_config(crosses), handle, sort_keys=False)
-            translation[crosses] = translation_size(path, os.path.join(work, f"tmp_{crosses}"))
+        for kind in ANALYSED_CROSSES:
+            for crosses in (6, 66):
+                path = os.path.join(work, f"{kind}_{crosses}.yaml")
+                with open(path, "w") as handle:
+                    yaml.safe_dump(analysed_config(kind, crosses), handle, sort_keys=False)
+                translation.setdefault(kind, {})[crosses] = translation_size(
+                    path, os.path.join(work, f"tmp_{kind}_{crosses}"))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return {"runs": runs, "translation": translation,
@@ -197,7 +205,8 @@ def derive(results: dict, widths: list[int], scales: list[str]) -> dict:
         entry["total_fc_over_floor"] = _ratio(fc, entry["floor"]["cpu_s"])
         per_width[width] = entry
     narrow, wide = per_width[widths[0]], per_width[widths[-1]]
-    translation = results["translation"]
+    translation = results["translation"]["vocabulary"]
+    auto = results["translation"]["auto"]
     figures = {
         "diagnostics_share_at_widest": wide["diagnostics_share"],
         "rss_widest_over_narrowest": _ratio(wide["fc"]["peak_rss_mb"],
@@ -209,6 +218,8 @@ def derive(results: dict, widths: list[int], scales: list[str]) -> dict:
                                                   translation[6]["transforms"]),
         "vocabulary_proto_66_over_6": _ratio(translation[66]["proto_bytes"],
                                              translation[6]["proto_bytes"]),
+        "auto_transforms_66_over_6": _ratio(auto[66]["transforms"], auto[6]["transforms"]),
+        "auto_proto_66_over_6": _ratio(auto[66]["proto_bytes"], auto[6]["proto_bytes"]),
     }
     return {"per_width": per_width, "targets": {
         name: {"value": value, "target": f"{op} {bound}",
@@ -243,9 +254,10 @@ def print_tables(derived: dict, translation: dict, scales: list[str]) -> None:
               f"{_fmt(entry['total_fc_over_baseline'], '{:.2f}x')}, marginal "
               f"{_fmt(entry['marginal_fc_over_baseline'], '{:.2f}x')}, fc/floor total "
               f"{_fmt(entry['total_fc_over_floor'], '{:.2f}x')}")
-    print("\nDataflow translation of vocabulary crosses (dry run): "
-          + ", ".join(f"{n}: {t['transforms']:,} transforms, {t['proto_bytes'] / 1e6:.2f} MB"
-                      for n, t in translation.items()))
+    for kind, sizes in translation.items():
+        print(f"\nDataflow translation of {kind} crosses (dry run): "
+              + ", ".join(f"{n}: {t['transforms']:,} transforms, "
+                          f"{t['proto_bytes'] / 1e6:.2f} MB" for n, t in sizes.items()))
     print("\nwidth targets:")
     for name, target in derived["targets"].items():
         verdict = {True: "met", False: "NOT met", None: "-"}[target["met"]]
