@@ -166,8 +166,9 @@ class KeyCounts:
         self.sample.add(keys, rows)
         self.ranges += range_rows(bins, rows, self.num_bins)
         if self.bin_rows is not None:
-            self.bin_rows += np.bincount(bins.astype(np.int64), weights=rows,
-                                         minlength=self.num_bins).astype(np.int64)
+            # In place: a batch's bins are few next to num_bins (a bincount of
+            # num_bins would allocate and add the whole array per batch).
+            np.add.at(self.bin_rows, bins.astype(np.intp), rows.astype(np.int64))
             return
         used, _, per_bin = group_keys(bins, bins, rows)
         self.bin_sample.add(used, per_bin)
@@ -271,7 +272,9 @@ class KeyCounts:
         ranks = np.arange(len(ordered))
         if len(ordered) > points:
             ranks = np.unique(np.geomspace(1, len(ordered), points).astype(int) - 1)
-        return [[max(1, round((int(rank) + 1) * scale)), int(ordered[rank])] for rank in ranks]
+        # np.round rounds halves to even, as round() does
+        shown = np.maximum(1, np.round((ranks + 1).astype(np.float64) * scale)).astype(np.int64)
+        return [[rank, rows] for rank, rows in zip(shown.tolist(), ordered[ranks].tolist())]
 
 
 def occupancy(bin_rows: np.ndarray) -> dict:

@@ -243,8 +243,9 @@ def scalar_cross_keys(columns: Sequence[ListColumn], hash_key: int
         counts = np.bincount(combined, minlength=size)
         present = np.flatnonzero(counts)
         counts = counts[present]
-    else:
-        present, counts = np.unique(combined, return_counts=True)
+    else:  # hashing, not sorting: the keys' order does not matter to their counts
+        codes, present = pd.factorize(combined, sort=False)
+        counts = np.bincount(codes, minlength=len(present))
     keys = np.full(len(present), hash_key & (2**64 - 1), dtype=np.uint64)
     picks, rest = [], present
     for column in reversed(columns):

@@ -36,18 +36,20 @@ class RunFigures:
 
 
 def collect(config: Config, work_dir: str, *, frozen_run: str | None,
-            fail_on_drift: bool) -> RunFigures:
+            fail_on_drift: bool, layer=None) -> RunFigures:
     """Reads the side files of a finished pipeline in `work_dir` and stores the baseline.
 
     An analysis run moves its `num_bins: auto` choices into the graph's assets
     and stores its own drift baseline; a transform-only run (`frozen_run`)
     reads the frozen choices and compares today's data with the frozen baseline.
+    `layer`: the transform graph's layer, when the caller has it loaded (the
+    bucket boundaries are read from it).
     """
     choices = (read_choices(config, work_dir) if frozen_run
                else publish_choices(config, work_dir))
     counted = read_collisions(work_dir)
     collisions = None if counted is None else counted["features"]
-    boundaries = bucket_boundaries(config, work_dir)
+    boundaries = bucket_boundaries(config, work_dir, layer=layer)
     today = drift_baseline.summaries(config, boundaries=boundaries,
                                      combinations=read_combinations(work_dir, collisions),
                                      drift_counts=read_drift_counts(work_dir))

@@ -32,6 +32,7 @@ from pipeline.io.layout import DATA_DIR, INVALID_DIR, NUM_BINS_RECORD_DIR
 from pipeline.io.sources import ReadRawBatches
 from pipeline.job.steps import (
     INVALID_TAG,
+    POSITIONED_BATCH,
     CheckRows,
     TransformBatches,
     WriteInvalidRows,
@@ -67,14 +68,14 @@ def build_pipeline(config: Config, options: PipelineOptions, *, output_dir: str,
     checked = (pipeline
                | "ReadInput" >> ReadRawBatches(config)
                | "CheckRows" >> beam.ParDo(CheckRows(config, quarantine=quarantine, report=True))
-               .with_outputs(INVALID_TAG, main="valid"))
+               .with_output_types(POSITIONED_BATCH).with_outputs(INVALID_TAG, main="valid"))
     count_keys = collision_report and bool(hashed_features(config))
     count_drift = BatchDriftCounts(config).needed
     transform_outputs = checked.valid | "TransformBatches" >> beam.ParDo(
         TransformBatches(config, output_dir, count_combinations=count_keys,
                          count_drift=count_drift),
-        ready=beam.pvalue.AsSingleton(ready)).with_outputs(COLLISIONS_TAG, DRIFT_TAG,
-                                                           main="transformed")
+        ready=beam.pvalue.AsSingleton(ready)).with_output_types(POSITIONED_BATCH).with_outputs(
+            COLLISIONS_TAG, DRIFT_TAG, main="transformed")
     transformed = transform_outputs.transformed
     if count_keys:
         _ = transform_outputs[COLLISIONS_TAG] | "CountCollisions" >> CountCollisions(

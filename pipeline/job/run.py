@@ -101,12 +101,12 @@ def run_job(config: Config, beam_args: list[str], *, transform_fn_dir: str | Non
                    publication=publication)
         write_raw_metadata(config, work_dir)
         progress.stage("exporting serving/")
-        export_serving_model(config, work_dir, os.path.join(work_dir, SERVING_DIR))
+        layer = export_serving_model(config, work_dir, os.path.join(work_dir, SERVING_DIR))
         progress.stage("parity sample")
         parity, parity_seconds = parity_sample.check(work_dir)
         progress.stage("report and manifest")
         figures = run_figures.collect(config, work_dir, frozen_run=transform_fn_dir,
-                                      fail_on_drift=fail_on_drift)
+                                      fail_on_drift=fail_on_drift, layer=layer)
         summary = RunSummary(publication.output_dir, counts.get("rows_read", 0),
                              counts.get("rows_written", 0), counts.get("rows_quarantined", 0),
                              time.monotonic() - started, parity_sample=parity,

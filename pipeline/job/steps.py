@@ -15,6 +15,7 @@ from pipeline.diagnostics.auto_bins import resolved_num_bins
 from pipeline.diagnostics.collision_counts import COLLISIONS_TAG
 from pipeline.diagnostics.drift_counts import DRIFT_TAG, BatchDriftCounts
 from pipeline.diagnostics.fingerprints import BatchColumns, BatchCombinations
+from pipeline.io.batch_coder import RecordBatchCoder  # noqa: F401 - registers the coder
 from pipeline.io.part_files import PartFileFormat, WritePartFiles
 from pipeline.io.rows import InvalidInputError, RawBatch, RowChecker
 from pipeline.job import read_tally
@@ -22,6 +23,9 @@ from pipeline.transform.output_specs import output_feature_spec, parquet_schema
 
 COUNTER_NAMESPACE = "featurecross"
 INVALID_TAG = "invalid"
+# (input position, batch): the output type of the steps that pass batches on, so
+# Beam measures them with `RecordBatchCoder` instead of pickling them.
+POSITIONED_BATCH = beam.typehints.Tuple[beam.typehints.Any, pa.RecordBatch]
 
 
 class CheckRows(beam.DoFn):
@@ -151,7 +155,8 @@ class WriteTransformed(beam.PTransform):
         self.data_dir = data_dir
 
     def expand(self, batches):
-        counted = batches | "CountWrittenRows" >> beam.ParDo(CountRows("rows_written"))
+        counted = batches | "CountWrittenRows" >> beam.ParDo(
+            CountRows("rows_written")).with_output_types(POSITIONED_BATCH)
         if self.config.output_format == "parquet":
             schema = parquet_schema(output_feature_spec(self.config))
             return counted | "WriteParquet" >> WritePartFiles(

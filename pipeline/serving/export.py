@@ -145,8 +145,12 @@ def flatten_outputs(outputs: dict) -> dict:
     return flat
 
 
-def export_serving_model(config: Config, transform_output_dir: str, export_dir: str) -> None:
-    """Writes the serving SavedModel for the transform graph in `transform_output_dir`."""
+def export_serving_model(config: Config, transform_output_dir: str, export_dir: str):
+    """Writes the serving SavedModel for the transform graph in `transform_output_dir`.
+
+    Returns the graph's `transform_features_layer()` it loaded, for a caller
+    that runs the graph next (`pipeline.transform.boundaries`)."""
     module = ServingModule(tft.TFTransformOutput(transform_output_dir), config)
     tf.saved_model.save(module, export_dir, signatures={SIGNATURE: module.serve})
     pause_point("serving")
+    return module.transform_layer
