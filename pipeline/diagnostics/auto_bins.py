@@ -27,6 +27,7 @@ from pipeline.diagnostics.collisions import (
     KeyCounts,
     colliding_keys,
     expected_collision_rate,
+    merged,
     smallest_round_num_bins,
     smallest_round_num_bins_expected,
 )
@@ -49,11 +50,7 @@ class DistinctFingerprints(beam.CombineFn):
         return accumulator
 
     def merge_accumulators(self, accumulators) -> KeyCounts:
-        accumulators = iter(accumulators)
-        merged = next(accumulators)
-        for accumulator in accumulators:
-            merged.merge(accumulator)
-        return merged
+        return merged(accumulators)
 
     def extract_output(self, accumulator: KeyCounts) -> KeyCounts:
         accumulator.compact()

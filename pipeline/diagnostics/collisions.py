@@ -79,6 +79,15 @@ def smallest_round_num_bins_expected(keys: float, target: float) -> int:
     return MAX_ROUND_SIZE
 
 
+def merged(accumulators):
+    """A CombineFn's accumulators (anything with `.merge`) merged into the first."""
+    accumulators = iter(accumulators)
+    first = next(accumulators)
+    for accumulator in accumulators:
+        first.merge(accumulator)
+    return first
+
+
 class KeyCounts:
     """Mergeable distinct keys of one feature, each with its bin and row count.
 

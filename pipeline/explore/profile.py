@@ -37,7 +37,7 @@ from pipeline.diagnostics.collision_counts import (
     CountCollisions,
     read_collisions,
 )
-from pipeline.diagnostics.collisions import SKETCH_STDDEVS, KeyCounts
+from pipeline.diagnostics.collisions import SKETCH_STDDEVS, KeyCounts, merged
 from pipeline.diagnostics.fingerprints import ListColumn, hashed_features
 from pipeline.io.layout import TEMP_DIR_NAME
 from pipeline.io.rows import RawBatch
@@ -154,11 +154,7 @@ class MergeColumnValues(beam.CombineFn):
         return accumulator
 
     def merge_accumulators(self, accumulators) -> ColumnValues:
-        accumulators = iter(accumulators)
-        merged = next(accumulators)
-        for accumulator in accumulators:
-            merged.merge(accumulator)
-        return merged
+        return merged(accumulators)
 
     def extract_output(self, accumulator: ColumnValues) -> dict:
         return accumulator.figures()

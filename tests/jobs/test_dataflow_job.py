@@ -66,18 +66,24 @@ def translate(tmp_path, config, name: str):
     return pipeline.run().job.proto_pipeline.components.transforms.values()
 
 
-def test_auto_num_bins_crosses_share_one_analysis_in_the_job_graph(tmp_path):
-    """docs/dataflow.md "Job graph size": the job is the same size for 2 or 12 auto crosses."""
+def packed_job_sizes(tmp_path, settings: dict, analyzer: str) -> dict[int, int]:
+    """Transforms in the job for 2 and 12 crosses with `settings`; each has one `analyzer`."""
     sizes = {}
     for crosses in (2, 12):
-        config = packed_crosses_config(tmp_path, crosses, {"num_bins": "auto",
-                                                           "max_collision_rate": 0.01})
-        transforms = translate(tmp_path, config, f"auto_{crosses}")
+        config = packed_crosses_config(tmp_path, crosses, settings)
+        transforms = translate(tmp_path, config, f"{analyzer}{crosses}")
         sizes[crosses] = len(transforms)
         analyzers = {t.unique_name for t in transforms
-                     if "/PTransform[num_bins_" in t.unique_name
+                     if f"/PTransform[{analyzer}" in t.unique_name
                      and t.unique_name.count("/") == 2}
         assert len(analyzers) == 1, analyzers
+    return sizes
+
+
+def test_auto_num_bins_crosses_share_one_analysis_in_the_job_graph(tmp_path):
+    """docs/dataflow.md "Job graph size": the job is the same size for 2 or 12 auto crosses."""
+    sizes = packed_job_sizes(tmp_path, {"num_bins": "auto", "max_collision_rate": 0.01},
+                             "num_bins_")
     assert sizes[12] == sizes[2], sizes
 
 
@@ -87,13 +93,6 @@ def test_vocabulary_crosses_share_one_analysis_in_the_job_graph(tmp_path):
     tf.Transform's own vocabulary adds about 90 transforms per cross; the
     packed one adds only tf.Transform's binding of each vocabulary file (2).
     """
-    sizes = {}
-    for crosses in (2, 12):
-        config = packed_crosses_config(tmp_path, crosses, {"vocabulary": {"top_k": 100}})
-        transforms = translate(tmp_path, config, f"vocabulary_{crosses}")
-        sizes[crosses] = len(transforms)
-        analyzers = {t.unique_name for t in transforms
-                     if "PTransform[packed_vocabularies_" in t.unique_name
-                     and t.unique_name.count("/") == 2}
-        assert len(analyzers) == 1, analyzers
+    sizes = packed_job_sizes(tmp_path, {"vocabulary": {"top_k": 100}},
+                             "packed_vocabularies_")
     assert sizes[12] - sizes[2] <= 2 * 10, sizes
