@@ -1,11 +1,9 @@
 """The packed vocabulary analyzer: every vocabulary cross's counts in one pass.
 
 `PackedVocabularies` is the Beam side of `pipeline.transform.vocabularies`:
-each batch's counts go out as one Arrow table per part of a cross (a cross's
-combinations split by hash into `PARTS`), summed per part in one
-`CombinePerKey` (as arrays: no Python object per combination), cut per part
-and then per cross by `frequency_threshold` then `top_k` (so on Dataflow the
-parts and the crosses spread over workers), and written as
+counts keyed by (cross, combination) are summed in one `CombinePerKey`, cut
+per cross by `frequency_threshold` then `top_k` in a second one keyed by
+cross (so on Dataflow the crosses spread over workers), and written as
 tf.Transform writes a text vocabulary: by descending count, ties by
 descending bytes, one per line, and tf.Transform's placeholder line when
 nothing is kept. The Dataflow graph thus stays the same size whatever the
@@ -20,52 +18,23 @@ from typing import Sequence
 
 import apache_beam as beam
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 import tensorflow as tf
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from tensorflow_transform import analyzers
 
 from pipeline.config import Feature
-from pipeline.transform.vocabularies import PARTS, vocabulary_filename
+from pipeline.transform.vocabularies import vocabulary_filename
 
 # tf.Transform's line for a vocabulary that keeps nothing (lookup tables cannot be empty).
 EMPTY_VOCABULARY_LINE = analyzers.get_empy_vocabulary_dummy_value(tf.string)[1]
 
 
-class SumCounts(beam.CombineFn):
-    """One part's (combination, count) tables in; its distinct combinations with summed
-    counts out, as one Arrow table."""
-
-    PENDING = 16  # tables held before they are summed into one
-
-    def create_accumulator(self) -> list[pa.Table]:
-        return []
-
-    def add_input(self, accumulator: list[pa.Table], table: pa.Table) -> list[pa.Table]:
-        accumulator.append(table)
-        return _summed(accumulator) if len(accumulator) > self.PENDING else accumulator
-
-    def merge_accumulators(self, accumulators) -> list[pa.Table]:
-        return _summed([table for tables in accumulators for table in tables])
-
-    def extract_output(self, accumulator: list[pa.Table]) -> pa.Table:
-        return _summed(accumulator)[0]
-
-
-def _summed(tables: list[pa.Table]) -> list[pa.Table]:
-    if not tables:
-        return [pa.table({"token": pa.array([], pa.binary()), "count": pa.array([], pa.int64())})]
-    summed = pa.concat_tables(tables).group_by("token").aggregate([("count", "sum")])
-    return [summed.rename_columns({"count_sum": "count"})]
-
-
 class TopCounts(beam.CombineFn):
-    """Lists of (count, combination) pairs of one cross in; its kept ones out, best first.
+    """(count, combination) pairs of one cross in; its kept ones out, best first.
 
-    With a `top_k` the accumulator never holds much more than `top_k` pairs;
-    without one it holds every pair that passed the threshold, as tf.Transform does.
+    With a `top_k` the accumulator never holds more than `top_k` pairs; without
+    one it holds every pair that passed the threshold, as tf.Transform does.
     """
 
     def __init__(self, top_k: dict[int, int | None]) -> None:
@@ -76,8 +45,8 @@ class TopCounts(beam.CombineFn):
 
     def add_input(self, accumulator, value):
         index, pairs = accumulator
-        cross, kept = value
-        pairs.extend(kept)
+        cross, pair = value
+        pairs.append(pair)
         return self._cut(cross, pairs)
 
     def merge_accumulators(self, accumulators):
@@ -99,7 +68,7 @@ class TopCounts(beam.CombineFn):
 
 
 class PackedVocabularies(tft_beam.experimental.PTransformAnalyzer):
-    """tf.Transform analyzer: [part key, combination, count] batches in; a path per cross out."""
+    """tf.Transform analyzer: [cross, combination, count] batches in; a path per cross out."""
 
     def __init__(self, features: Sequence[Feature], group: str) -> None:
         super().__init__()
@@ -112,9 +81,11 @@ class PackedVocabularies(tft_beam.experimental.PTransformAnalyzer):
     def expand(self, batches):
         directory = os.path.join(self.base_temp_dir, f"vocabularies_{self.group}")
         kept = (batches
-                | "TablesPerPart" >> beam.FlatMap(_part_tables)
-                | "SumPerPart" >> beam.CombinePerKey(SumCounts())
-                | "KeptPerPart" >> beam.MapTuple(self._kept_in_part)
+                | "CountsPerBatch" >> beam.FlatMap(_keyed_counts)
+                | "SumCounts" >> beam.CombinePerKey(sum)
+                | "ByCross" >> beam.MapTuple(lambda key, count: (key[0], (key[0], (count, key[1]))))
+                | "Threshold" >> beam.Filter(
+                    lambda item, threshold: item[1][1][0] >= threshold[item[0]], self.threshold)
                 | "TopPerCross" >> beam.CombinePerKey(TopCounts(self.top_k))
                 | "Write" >> beam.Map(self._write, directory))
         paths = (batches.pipeline
@@ -124,16 +95,6 @@ class PackedVocabularies(tft_beam.experimental.PTransformAnalyzer):
         tags = [f"path_{i}" for i in range(len(self.names))]
         split = paths | "Split" >> beam.FlatMap(self._outputs).with_outputs(*tags)
         return tuple(split[tag] for tag in tags)
-
-    def _kept_in_part(self, key: int, table: pa.Table) -> tuple[int, tuple[int, list]]:
-        """A part's candidates: over the threshold, its best top_k by (count, bytes) descending."""
-        cross = key // PARTS
-        table = table.filter(pc.greater_equal(table["count"], self.threshold[cross]))
-        order = pc.sort_indices(table, [("count", "descending"), ("token", "descending")])
-        top_k = self.top_k[cross]
-        best = table.take(order if top_k is None else order[:top_k])
-        pairs = list(zip(best["count"].to_pylist(), best["token"].to_pylist()))
-        return cross, (cross, pairs)
 
     def _write(self, kept: tuple[int, list], directory: str) -> int:
         index, pairs = kept
@@ -152,16 +113,9 @@ class PackedVocabularies(tft_beam.experimental.PTransformAnalyzer):
             yield beam.pvalue.TaggedOutput(f"path_{index}", np.array(path.encode()))
 
 
-def _part_tables(batch):
-    """(part key, its combinations and counts as an Arrow table) per part in one batch."""
-    keys, tokens, counts = batch
-    order = np.argsort(keys, kind="stable")
-    keys, tokens, counts = keys[order], tokens[order], counts[order]
-    present, starts = np.unique(keys, return_index=True)
-    ends = [*starts[1:], len(keys)]
-    for key, start, end in zip(present.tolist(), starts.tolist(), ends):
-        yield key, pa.table({"token": pa.array(tokens[start:end], pa.binary()),
-                             "count": pa.array(counts[start:end], pa.int64())})
+def _keyed_counts(batch):
+    crosses, tokens, counts = batch
+    return zip(zip(crosses.tolist(), tokens.tolist()), counts.tolist())
 
 
 def _write_lines(path: str, tokens: list[bytes]) -> None:

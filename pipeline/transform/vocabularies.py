@@ -26,7 +26,7 @@ Tensor = Union[tf.Tensor, tf.SparseTensor]
 # holding a line break (a line of the file could not hold it).
 UNKEPT_TOKENS = r"^$|\C*[\n\r]\C*"
 
-# (features, [part key, combination, count]) -> one vocabulary path per feature
+# (features, [cross index, combination, count]) -> one vocabulary path per feature
 VocabularyAnalyzer = Callable[[Sequence[Feature], list[tf.Tensor]], list[tf.Tensor]]
 
 
@@ -35,30 +35,23 @@ def vocabulary_filename(feature: Feature) -> str:
     return f"vocabulary_{feature.name}"
 
 
-# Each cross's combinations are counted in this many parts, split by their
-# FarmHash: the Beam side sums a part's counts as whole arrays, and on
-# Dataflow the parts of a wide cross spread over workers.
-PARTS = 32
-
-
 def batch_counts(strings: Sequence[Tensor]) -> list[tf.Tensor]:
-    """One batch's distinct combinations per cross: [part key, combination, count].
+    """One batch's distinct combinations per cross: [cross index, combination, count].
 
     What tf.Transform's own vocabulary analyzer sends out of the graph per
-    batch, for all the crosses in three flat tensors; the part key is
-    `cross index * PARTS + FarmHash(combination) % PARTS`.
+    batch, for all the crosses in three flat tensors.
     """
-    keys, tokens, counts = [], [], []
+    indices, tokens, counts = [], [], []
     for index, crossed in enumerate(strings):
         values = crossed.values if isinstance(crossed, tf.SparseTensor) else crossed
         values = tf.reshape(values, [-1])
         values = tf.boolean_mask(values, tf.logical_not(
             tf.strings.regex_full_match(values, UNKEPT_TOKENS)))
         unique, _, count = tf.unique_with_counts(values, out_idx=tf.int64)
-        keys.append(index * PARTS + tf.strings.to_hash_bucket_fast(unique, PARTS))
+        indices.append(tf.fill(tf.shape(unique, out_type=tf.int64), tf.constant(index, tf.int64)))
         tokens.append(unique)
         counts.append(count)
-    return [tf.concat(keys, 0), tf.concat(tokens, 0), tf.concat(counts, 0)]
+    return [tf.concat(indices, 0), tf.concat(tokens, 0), tf.concat(counts, 0)]
 
 
 def apply_vocabularies(features: Sequence[Feature], strings: Sequence[Tensor],
