@@ -42,9 +42,11 @@ class BatchTransformer:
         self.schema = list_layout_schema(self.spec)
         self.adapter = tfxio.TensorAdapter(tensor_adapter_config(config))
         # A fixed input signature: called bare, the layer first tries (and fails)
-        # a signature check that formats every input tensor, on every batch.
+        # a signature check that formats every input tensor, on every batch. No
+        # autograph: the layer calls the loaded graph, there is no Python control
+        # flow to convert, and converting the layer's code costs seconds per worker.
         self.layer = tf.function(self.output.transform_features_layer(),
-                                 input_signature=[self.adapter.TypeSpecs()])
+                                 input_signature=[self.adapter.TypeSpecs()], autograph=False)
 
     def __call__(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         tensors = self.adapter.ToBatchTensors(batch, produce_eager_tensors=True)
