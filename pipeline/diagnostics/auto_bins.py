@@ -33,6 +33,7 @@ from pipeline.diagnostics.collisions import (
 )
 from pipeline.diagnostics.fingerprints import hashed_features
 from pipeline.io.layout import NUM_BINS_RECORD, NUM_BINS_RECORD_DIR
+from pipeline.io.side_files import write_json
 
 
 class DistinctFingerprints(beam.CombineFn):
@@ -106,8 +107,7 @@ class ResolveNumBins(beam.PTransform):
         choice = choose_num_bins(counts, self.rates[index])
         path = self.record_paths[index]
         tf.io.gfile.makedirs(os.path.dirname(path))
-        with tf.io.gfile.GFile(path, "w") as handle:
-            json.dump(choice, handle)
+        write_json(choice, path)
         return index, choice["num_bins"]
 
     def _every_cross(self, _, chosen: dict[int, int]) -> np.ndarray:

@@ -18,7 +18,6 @@ analysis").
 from __future__ import annotations
 
 import io
-import json
 import os
 from typing import Iterable, Sequence
 
@@ -28,7 +27,7 @@ import numpy as np
 from pipeline.diagnostics.budget import DiagnosticsBudget
 from pipeline.diagnostics.collisions import KeyCounts
 from pipeline.io.layout import COLLISIONS_FILE, COMBINATIONS_FILE
-from pipeline.io.side_files import take_json
+from pipeline.io.side_files import take_json, write_json
 
 COLLISIONS_TAG = "collisions"
 
@@ -111,8 +110,7 @@ def write_counts(outputs: list[tuple], output_dir: str, budget: dict,
     rank = {name: i for i, name in enumerate(order)}
     outputs = sorted(outputs, key=lambda o: (rank.get(o[0], len(rank)), o[0]))
     figures = {name: entry for name, entry, _ in outputs}
-    with tf.io.gfile.GFile(os.path.join(output_dir, COLLISIONS_FILE), "w") as handle:
-        json.dump({"budget": budget, "features": figures}, handle)
+    write_json({"budget": budget, "features": figures}, os.path.join(output_dir, COLLISIONS_FILE))
     arrays = {}
     for name, _, sample in outputs:
         arrays.update({f"{name}/{key}": np.atleast_1d(value) for key, value in sample.items()})

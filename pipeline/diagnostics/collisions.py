@@ -283,7 +283,7 @@ class KeyCounts:
             ranks = np.unique(np.geomspace(1, len(ordered), points).astype(int) - 1)
         # np.round rounds halves to even, as round() does
         shown = np.maximum(1, np.round((ranks + 1).astype(np.float64) * scale)).astype(np.int64)
-        return [[rank, rows] for rank, rows in zip(shown.tolist(), ordered[ranks].tolist())]
+        return np.stack([shown, ordered[ranks].astype(np.int64)], axis=1).tolist()
 
 
 def occupancy(bin_rows: np.ndarray) -> dict:

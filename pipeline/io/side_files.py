@@ -17,7 +17,7 @@ _REQUIRED = object()
 def write_json(value: Any, path: str) -> None:
     import tensorflow as tf
     with tf.io.gfile.GFile(path, "w") as handle:
-        json.dump(value, handle)
+        handle.write(json.dumps(value))  # one write: json.dump writes per token
 
 
 def take_json(path: str, missing: Any = _REQUIRED) -> Any:
