@@ -2,8 +2,8 @@
 
 The transform step hands every batch (raw and transformed) to
 `fingerprints.BatchCombinations`, which fingerprints each hashed feature's
-values with NumPy and groups them into distinct keys with their bin and row
-count. `CountCollisions` keys each batch's summaries by feature and merges
+values with NumPy into keys with their bin and row count (distinct where
+grouping them is cheap). `CountCollisions` keys each batch's summaries by feature and merges
 them per feature (`beam.CombinePerKey` over `collisions.KeyCounts`: no
 accumulator holds more than one feature, and on Dataflow the features' merges
 spread over workers; each bundle pre-combines its own) within the memory

@@ -121,7 +121,7 @@ class KeyCounts:
         return not self.sampled
 
     def add(self, keys: np.ndarray, bins: np.ndarray, rows: np.ndarray) -> None:
-        """Adds distinct keys of a batch (from `group_keys`)."""
+        """Adds a batch's keys with their rows (a key may repeat; the grouping merges them)."""
         if self.sampled:
             self._add_to_samples(keys, bins, rows)
             return

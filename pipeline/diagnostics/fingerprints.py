@@ -19,12 +19,14 @@ report"):
 
 Strings are fingerprinted once per distinct value of a batch, or once per
 job with a `FingerprintMemo`. `BatchCombinations`
-groups one batch into (distinct keys, their bin, their rows) per feature;
-`pipeline.diagnostics.collisions` merges those across the job.
+sums one batch into (keys, their bin, their rows) per feature, the keys
+distinct where that is cheap; `pipeline.diagnostics.collisions` groups and
+merges them across the job.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Mapping, Sequence
 
 import farmhash
@@ -222,30 +224,28 @@ def cross_fingerprints(columns: Sequence[ListColumn], hash_key: int) -> np.ndarr
 
 def scalar_cross_keys(columns: Sequence[ListColumn], hash_key: int
                       ) -> tuple[np.ndarray, np.ndarray] | None:
-    """(distinct fingerprints, rows of each) of an all-scalar cross, from value codes.
+    """(fingerprints, rows of each) of an all-scalar cross, from value codes.
 
-    The same keys as grouping `cross_fingerprints`, but only the distinct
-    combinations are hashed: per row it is a few integer operations. None
-    when the inputs are not all scalar.
+    When the combinations can be counted by index (their product space is
+    small next to the rows), the keys are distinct and only they are hashed:
+    per row it is a few integer operations. Otherwise every row's key comes
+    back with 1 row: grouping them here would cost a hash-table pass per row,
+    which the feature's accumulator does anyway (or skips, once it samples).
+    None when the inputs are not all scalar.
     """
     if not all(c.is_scalar for c in columns):
         return None
     rows = len(columns[0].lengths)
+    size = math.prod(max(len(column.codes[1]), 1) for column in columns)
+    if size > 4 * rows + 1024:
+        return cross_fingerprints(columns, hash_key), np.ones(rows, np.int64)
     combined = np.zeros(rows, dtype=np.int64)
-    size = 1
     for column in columns:
         indices, distinct = column.codes
-        size *= max(len(distinct), 1)
-        if size >= 2**62:
-            return None
         combined = combined * len(distinct) + indices
-    if size <= 4 * rows + 1024:
-        counts = np.bincount(combined, minlength=size)
-        present = np.flatnonzero(counts)
-        counts = counts[present]
-    else:  # hashing, not sorting: the keys' order does not matter to their counts
-        codes, present = pd.factorize(combined, sort=False)
-        counts = np.bincount(codes, minlength=len(present))
+    counts = np.bincount(combined, minlength=size)
+    present = np.flatnonzero(counts)
+    counts = counts[present]
     keys = np.full(len(present), hash_key & (2**64 - 1), dtype=np.uint64)
     picks, rest = [], present
     for column in reversed(columns):
@@ -279,7 +279,7 @@ def group_keys(keys: np.ndarray, bins: np.ndarray,
 
 
 class BatchCombinations:
-    """Distinct keys, bins, row counts and num_bins of each hashed feature in a batch.
+    """Keys, bins, row counts and num_bins of each hashed feature in a batch.
 
     `num_bins` gives every hashed feature's bin count (resolved when auto).
     """

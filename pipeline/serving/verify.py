@@ -2,7 +2,7 @@
 
 Takes the first N raw rows of the input, sends them as tf.Examples (nulls
 left out, so serving applies the defaults itself) through `OUT/serving/` in
-a fresh Python process that never imports this project, and looks for each
+a fresh Python process that imports neither this project nor Keras, and looks for each
 served row in the batch output. Batch rows are matched by content, not by
 position, because a distributed run does not keep input order. A served row
 with no identical batch row is a mismatch; the closest batch row tells which

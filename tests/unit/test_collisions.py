@@ -8,6 +8,8 @@ counts of its output, is tests/jobs/test_collisions_job.py's.
 
 from __future__ import annotations
 
+import collections
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -26,6 +28,7 @@ from pipeline.diagnostics.fingerprints import (
     ListColumn,
     cross_fingerprints,
     group_keys,
+    scalar_cross_keys,
 )
 from pipeline.transform.features import cross_ids
 
@@ -59,6 +62,28 @@ def test_cross_fingerprints_modulo_num_bins_are_tfs_ids(num_bins, hash_key):
                                  ListColumn(_list_column(code, pa.int64()))], applied)
     assert len(ids) == sum(len(t) for t in tags)
     np.testing.assert_array_equal((prints % np.uint64(num_bins)).astype(np.int64), ids)
+
+
+@pytest.mark.parametrize("cardinality", [5, 400], ids=["counted-by-index", "per-row"])
+def test_scalar_cross_keys_sum_to_tfs_ids_per_row(cardinality):
+    # A product space small next to the rows gives distinct keys; a large one
+    # every row's key with 1 row. Either way the rows per id are TF's.
+    rng = np.random.default_rng(cardinality)
+    rows, num_bins = 3000, 2**61 - 1
+    words = [f"w{i}" for i in range(cardinality)]
+    city = [[words[i]] for i in rng.integers(0, cardinality, rows)]
+    code = [[int(v)] for v in rng.integers(-cardinality, cardinality, rows)]
+    applied = Feature("x", "cross", ("city", "code"), hash_key=3).applied_hash_key
+    ids = cross_ids([_tensor(city, tf.string, False), _tensor(code, tf.int64, False)],
+                    num_bins=num_bins, hash_key=applied)
+    ids = (ids.values if isinstance(ids, tf.SparseTensor) else ids).numpy().reshape(-1)
+    keys, key_rows = scalar_cross_keys([ListColumn(_list_column(city, pa.large_string())),
+                                        ListColumn(_list_column(code, pa.int64()))], applied)
+    assert (len(keys) == rows) == (cardinality == 400)
+    from_keys = collections.Counter()
+    for key, count in zip((keys % np.uint64(num_bins)).tolist(), key_rows.tolist()):
+        from_keys[key] += count
+    assert from_keys == collections.Counter(ids.tolist())
 
 
 @pytest.mark.parametrize("limit", [4, 1 << 16], ids=["full-so-stops", "room"])
