@@ -10,7 +10,10 @@ import subprocess
 import sys
 import time
 
-from tests.support import FLIGHTS_CONFIG, REPO
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tests.support import FLIGHTS_CONFIG, REPO, SAMPLE_PARQUET
 
 FAST = ("--verify-rows", "0", "--no-collision-report", "--overwrite")
 PROGRESS = re.compile(r"featurecross: (analysis pass|transform pass|[a-z /]+?)  "
@@ -38,13 +41,20 @@ def on_a_terminal(*args: str) -> tuple[int, str]:
 
 
 def test_a_run_shows_a_live_line_on_a_terminal(tmp_path):
+    # The sample ten times over: each pass then lasts several of the line's
+    # refreshes (every 0.5 s), however fast the machine, so both passes show.
+    copies = 10
+    table = pq.read_table(SAMPLE_PARQUET)
+    pq.write_table(pa.concat_tables([table] * copies), tmp_path / "flights.parquet")
     code, output = on_a_terminal("run", "--config", str(FLIGHTS_CONFIG),
+                                 "--input", str(tmp_path / "flights.parquet"),
                                  "--output", str(tmp_path / "out"), *FAST)
     assert code == 0, output[-3000:]
     assert "\x1b[2K" in output  # the line is redrawn in place
     shown = PROGRESS.findall(output)
     assert "analysis pass" in shown and "transform pass" in shown, output[-3000:]
-    assert re.search(r"\d[\d,]*/40,000 rows  [\d,]+ rows/s", output)  # two passes of 20,000
+    rows_of_both_passes = 2 * copies * table.num_rows
+    assert re.search(rf"\d[\d,]*/{rows_of_both_passes:,} rows  [\d,]+ rows/s", output)
     assert "featurecross: done in" in output
 
 
